@@ -1,0 +1,33 @@
+"""The composition root: open storage and content, build the core, close them again."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.content.store import ContentStore
+from bot.core.engine import Core
+from bot.storage import Storage
+
+
+@dataclass
+class App:
+    settings: Settings
+    storage: Storage
+    content: ContentStore
+    core: Core
+
+
+@contextlib.asynccontextmanager
+async def open_app(settings: Settings, today: Callable[[], dt.date] = dt.date.today) -> AsyncIterator[App]:
+    """Content is loaded before the database is touched: bad content fails fast, nothing opened."""
+    content = ContentStore.load(settings.content_dir, today)
+    storage = await Storage.open(settings.db_path)
+    try:
+        yield App(settings, storage, content, Core(storage, content, settings, today))
+    finally:
+        # Flushes buffered reach events: a graceful stop loses none.
+        await storage.close()

@@ -1,0 +1,113 @@
+"""Settings: environment first, then a `.env` file, then defaults.
+
+Tests build `Settings.from_env({...})` from a plain dict instead of patching
+os.environ. Secrets are wrapped in `Secret`, whose repr never shows the value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A setting with a value we cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self.value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A resident on one channel: ('telegram', '12345')."""
+
+    channel: str
+    external_id: str
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.external_id}"
+
+
+def parse_admins(raw: str) -> frozenset[Identity]:
+    admins = set()
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        channel, sep, external_id = part.partition(":")
+        if not sep or not external_id.strip() or channel.strip() not in {"telegram", "wecom", "console"}:
+            raise ConfigError(
+                f"BOT_ADMINS entry {part!r} is not channel:id (e.g. telegram:123456789 or wecom:zhangsan)"
+            )
+        admins.add(Identity(channel.strip(), external_id.strip()))
+    return frozenset(admins)
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=value lines; # comments and blank lines ignored; optional quotes stripped."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip().removeprefix("export ").strip()] = value
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_path: Path = Path("data/bot.sqlite3")
+    content_dir: Path = Path("content")
+    admins: frozenset[Identity] = frozenset()
+    town: str | None = None  # overrides places.yaml's town when set
+    log_level: str | None = None  # None: INFO for `run`, WARNING for interactive commands
+    telegram_token: Secret = Secret("")
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_webhook_url: str | None = None
+    telegram_listen: str = "127.0.0.1:8443"
+    telegram_webhook_secret: Secret = Secret("")
+    telegram_proxy: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
+        env: dict[str, str] = {}
+        if dotenv is not None:
+            env.update(read_dotenv(dotenv))
+        env.update(os.environ if environ is None else environ)
+
+        def get(key: str) -> str | None:
+            value = env.get(key, "").strip()
+            return value or None
+
+        defaults = cls()
+        return cls(
+            db_path=Path(get("BOT_DB") or defaults.db_path),
+            content_dir=Path(get("BOT_CONTENT_DIR") or defaults.content_dir),
+            admins=parse_admins(get("BOT_ADMINS") or ""),
+            town=get("BOT_TOWN"),
+            log_level=(get("BOT_LOG_LEVEL") or "").upper() or None,
+            telegram_token=Secret(get("TELEGRAM_BOT_TOKEN") or ""),
+            telegram_api_base_url=get("TELEGRAM_API_BASE_URL") or defaults.telegram_api_base_url,
+            telegram_webhook_url=get("TELEGRAM_WEBHOOK_URL"),
+            telegram_listen=get("TELEGRAM_LISTEN") or defaults.telegram_listen,
+            telegram_webhook_secret=Secret(get("TELEGRAM_WEBHOOK_SECRET") or ""),
+            telegram_proxy=get("TELEGRAM_PROXY"),
+        )
+
+    def is_admin(self, channel: str, external_id: str) -> bool:
+        return Identity(channel, external_id) in self.admins

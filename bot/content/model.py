@@ -1,0 +1,130 @@
+"""Typed content objects. Built once by the loader, then read-only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class PlaceKind(StrEnum):
+    VILLAGE = "village"
+    COMMUNITY = "community"
+    SCHOOL = "school"
+
+
+@dataclass(frozen=True)
+class Law:
+    id: str
+    name: str
+    short: str
+    kind: str
+    in_force_since: dt.date
+    version: str | None = None
+    articles: int | None = None
+    repealed_on: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    law: Law
+    article: str | None = None
+
+    def render(self) -> str:
+        """《反电信网络诈骗法》第三十八条 — the form residents see."""
+        return f"《{self.law.short}》{self.article or ''}"
+
+
+@dataclass(frozen=True)
+class Tip:
+    id: str
+    topic_id: str
+    title: str
+    body: str
+    keywords: tuple[str, ...]
+    sources: tuple[Citation, ...]
+    reviewed_on: dt.date
+    valid_until: dt.date | None = None
+    image: str | None = None  # path relative to the content directory
+
+    def is_served_on(self, day: dt.date) -> bool:
+        return self.valid_until is None or day <= self.valid_until
+
+
+@dataclass(frozen=True)
+class QuizQuestion:
+    id: str
+    topic_id: str
+    question: str
+    options: tuple[str, ...]
+    answer: int  # zero-based index into options
+    explanation: str
+    sources: tuple[Citation, ...]
+    reviewed_on: dt.date
+    valid_until: dt.date | None = None
+
+    def is_served_on(self, day: dt.date) -> bool:
+        return self.valid_until is None or day <= self.valid_until
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    title: str
+    tips: tuple[Tip, ...]
+    quiz: tuple[QuizQuestion, ...]
+    title_en: str | None = None
+    emoji: str | None = None
+    summary: str | None = None
+    order: int = 100
+
+    def name(self, language: str) -> str:
+        return self.title_en if language == "en" and self.title_en else self.title
+
+    def label(self, language: str) -> str:
+        """The name with its emoji, for menu buttons."""
+        return f"{self.emoji} {self.name(language)}" if self.emoji else self.name(language)
+
+    def served_tips(self, day: dt.date) -> tuple[Tip, ...]:
+        return tuple(tip for tip in self.tips if tip.is_served_on(day))
+
+
+@dataclass(frozen=True)
+class Place:
+    id: str
+    name: str
+    kind: PlaceKind
+    population: int | None = None
+    enrolment: int | None = None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Everything loaded from one content directory."""
+
+    town: str
+    topics: tuple[Topic, ...]
+    places: tuple[Place, ...]
+    laws: dict[str, Law] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Index once so per-message lookups are dictionary hits, not scans.
+        object.__setattr__(self, "_topics", {t.id: t for t in self.topics})
+        object.__setattr__(self, "_tips", {tip.id: tip for t in self.topics for tip in t.tips})
+        object.__setattr__(self, "_questions", {q.id: q for t in self.topics for q in t.quiz})
+        object.__setattr__(self, "_places", {p.id: p for p in self.places})
+
+    def topic(self, topic_id: str) -> Topic | None:
+        return self._topics.get(topic_id)  # type: ignore[attr-defined]
+
+    def tip(self, tip_id: str) -> Tip | None:
+        return self._tips.get(tip_id)  # type: ignore[attr-defined]
+
+    def question(self, question_id: str) -> QuizQuestion | None:
+        return self._questions.get(question_id)  # type: ignore[attr-defined]
+
+    def place(self, place_id: str) -> Place | None:
+        return self._places.get(place_id)  # type: ignore[attr-defined]
+
+    def all_tips(self) -> list[Tip]:
+        return [tip for topic in self.topics for tip in topic.tips]

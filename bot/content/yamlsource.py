@@ -1,0 +1,91 @@
+"""YAML parsing that remembers where every value came from.
+
+Editors need `file:line` for each problem, so mappings and sequences are built as
+dict/list subclasses that carry the line of each key and item (1-based).
+Duplicate keys, which PyYAML silently collapses, are recorded as problems.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class LocatedDict(dict):
+    """A mapping with the line of the mapping itself and of each key."""
+
+    line: int
+    key_lines: dict[str, int]
+
+
+class LocatedList(list):
+    """A sequence with the line of the sequence and of each item."""
+
+    line: int
+    item_lines: list[int]
+
+
+@dataclass
+class ParseResult:
+    data: Any
+    duplicate_keys: list[tuple[int, str]] = field(default_factory=list)
+
+
+class _LocatingLoader(yaml.SafeLoader):
+    duplicate_keys: list[tuple[int, str]]
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LocatedDict:  # type: ignore[override]
+        self.flatten_mapping(node)
+        result = LocatedDict()
+        result.line = node.start_mark.line + 1
+        result.key_lines = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            key_text = str(key)
+            line = key_node.start_mark.line + 1
+            if key_text in result.key_lines:
+                self.duplicate_keys.append((line, key_text))
+            result[key_text] = self.construct_object(value_node, deep=True)
+            result.key_lines[key_text] = line
+        return result
+
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LocatedList:  # type: ignore[override]
+        result = LocatedList(self.construct_object(child, deep=True) for child in node.value)
+        result.line = node.start_mark.line + 1
+        result.item_lines = [child.start_mark.line + 1 for child in node.value]
+        return result
+
+
+_LocatingLoader.add_constructor("tag:yaml.org,2002:map", _LocatingLoader.construct_mapping)
+_LocatingLoader.add_constructor("tag:yaml.org,2002:seq", _LocatingLoader.construct_sequence)
+
+
+class YamlSyntaxError(Exception):
+    """A file that is not valid YAML; `line` is 1-based."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def parse_yaml(path: Path) -> ParseResult:
+    """Parse one YAML file; raises YamlSyntaxError (with a line) or OSError."""
+    text = path.read_text(encoding="utf-8")
+    loader = _LocatingLoader(text)
+    loader.duplicate_keys = []
+    try:
+        data = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise YamlSyntaxError(line, f"YAML syntax error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(1, f"YAML error: {exc}") from None
+    finally:
+        loader.dispose()
+    return ParseResult(data=data, duplicate_keys=loader.duplicate_keys)

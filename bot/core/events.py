@@ -1,0 +1,92 @@
+"""The neutral language between channels and the core.
+
+Adapters turn a Telegram update, a WeCom callback or a console line into an
+`Incoming` and render the core's `Reply` objects. Nothing here knows a channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_TEXT = 4000  # longer input is cut before the core looks at it
+
+
+@dataclass(frozen=True)
+class Incoming:
+    channel: str
+    user_id: str
+    display_name: str = ""
+    language: str | None = None  # the client's language code, e.g. "zh-hans", "en"
+    text: str | None = None  # free text (not a command)
+    command: str | None = None  # "start" for "/start"
+    args: str = ""
+    button: str | None = None  # a button payload
+    private_chat: bool = True
+
+    @classmethod
+    def from_text(cls, channel: str, user_id: str, text: str, **details: object) -> Incoming:
+        """A typed line: "/start@PufaBot abc" becomes command "start", args "abc"."""
+        text = (text or "")[:MAX_TEXT].strip()
+        if text.startswith("/") and len(text) > 1:
+            head, _, args = text[1:].partition(" ")
+            command = head.split("@", 1)[0].lower()
+            return cls(channel, user_id, command=command, args=args.strip(), **details)  # type: ignore[arg-type]
+        return cls(channel, user_id, text=text, **details)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    payload: str
+
+
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A reach event to record once the reply carrying it has been delivered."""
+
+    kind: str
+    topic_id: str | None = None
+    item_id: str | None = None
+    campaign_id: str | None = None
+    broadcast_id: int | None = None
+    correct: bool | None = None
+
+
+@dataclass(frozen=True)
+class Text:
+    body: str
+    title: str | None = None  # shown emphasised (bold on Telegram)
+    buttons: Keyboard = ()
+    replace: bool = False  # navigation: the adapter may edit the message the button was on
+    delivery: Delivery | None = None
+
+
+@dataclass(frozen=True)
+class Image:
+    path: Path
+    caption: str = ""
+    buttons: Keyboard = ()
+    delivery: Delivery | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    filename: str
+    data: bytes = field(repr=False)
+    caption: str = ""
+    delivery: Delivery | None = None
+
+
+@dataclass(frozen=True)
+class Toast:
+    """A short acknowledgement of a button press (Telegram shows it as a callback answer)."""
+
+    text: str
+    delivery: Delivery | None = None
+
+
+Reply = Text | Image | Document | Toast

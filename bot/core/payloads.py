@@ -1,0 +1,79 @@
+"""Button payloads: encoded and decoded here and nowhere else.
+
+A payload is `action` or `action:arg[:arg]`, at most 64 bytes (Telegram's
+callback_data limit). Arguments are content ids or small integers, so they never
+contain ':' . `decode` returns None for anything malformed, unknown or oversized;
+the core answers such a press with the "this item was updated" message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+MAX_BYTES = 64
+_ARG = re.compile(r"^[a-z0-9-]{1,40}$")
+
+
+class Action(StrEnum):
+    MENU = "m"
+    TOPICS = "ts"
+    TOPIC = "t"  # topic_id: first tip of the topic
+    TIP = "tp"  # tip_id
+    DAILY = "d"
+    SETTINGS = "st"
+    PLACES = "pp"  # page
+    SET_PLACE = "ps"  # place_id
+    SKIP_PLACE = "px"
+    LANGUAGES = "lg"
+    SET_LANGUAGE = "ls"  # "zh" | "en"
+    SUBSCRIPTIONS = "sb"
+    UNSUBSCRIBE_ALL = "ua"
+    SUBSCRIBE_ALL = "sa"
+    TOGGLE_TOPIC = "tt"  # topic_id
+    HELP = "h"
+    ADMIN_RELOAD = "ar"
+
+
+ARITY: dict[Action, int] = {
+    Action.TOPIC: 1,
+    Action.TIP: 1,
+    Action.PLACES: 1,
+    Action.SET_PLACE: 1,
+    Action.SET_LANGUAGE: 1,
+    Action.TOGGLE_TOPIC: 1,
+}
+
+
+@dataclass(frozen=True)
+class Payload:
+    action: Action
+    args: tuple[str, ...] = ()
+
+    @property
+    def arg(self) -> str:
+        return self.args[0]
+
+
+def encode(action: Action, *args: str | int) -> str:
+    parts = [str(a) for a in args]
+    if len(parts) != ARITY.get(action, 0) or not all(_ARG.match(p) for p in parts):
+        raise ValueError(f"bad payload arguments for {action.name}: {parts}")
+    data = ":".join([action.value, *parts])
+    if len(data.encode()) > MAX_BYTES:
+        raise ValueError(f"payload too long: {data!r}")
+    return data
+
+
+def decode(data: str | None) -> Payload | None:
+    if not data or len(data.encode("utf-8", "replace")) > MAX_BYTES:
+        return None
+    head, *args = data.split(":")
+    try:
+        action = Action(head)
+    except ValueError:
+        return None
+    if len(args) != ARITY.get(action, 0) or not all(_ARG.match(a) for a in args):
+        return None
+    return Payload(action, tuple(args))

@@ -1,0 +1,184 @@
+"""Pure builders of the core's screens: catalog + translator in, neutral replies out."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bot.content.model import Catalog, Place, PlaceKind, Tip, Topic
+from bot.core.events import Button, Delivery, Keyboard, Text
+from bot.core.payloads import Action, encode
+from bot.i18n import LANGUAGES, Translator
+
+PLACES_PER_PAGE = 10
+
+
+def _rows(buttons: list[Button], per_row: int = 2) -> Keyboard:
+    return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))
+
+
+def menu_button(t: Translator) -> Button:
+    return Button(t("menu.back_to_menu"), encode(Action.MENU))
+
+
+def main_menu(t: Translator, replace: bool = False) -> Text:
+    buttons = (
+        (Button(t("menu.topics"), encode(Action.TOPICS)), Button(t("menu.daily"), encode(Action.DAILY))),
+        (
+            Button(t("menu.settings"), encode(Action.SETTINGS)),
+            Button(t("menu.subscriptions"), encode(Action.SUBSCRIPTIONS)),
+        ),
+        (Button(t("menu.help"), encode(Action.HELP)),),
+    )
+    return Text(t("menu.prompt"), title=t("menu.title"), buttons=buttons, replace=replace)
+
+
+def topics_list(t: Translator, catalog: Catalog, today: dt.date, replace: bool = False) -> Text:
+    topics = [topic for topic in catalog.topics if topic.served_tips(today)]
+    if not topics:
+        return Text(t("topics.empty"), buttons=((menu_button(t),),))
+    buttons = [Button(topic.label(t.language), encode(Action.TOPIC, topic.id)) for topic in topics]
+    return Text(
+        t("topics.prompt"), title=t("topics.title"), buttons=(*_rows(buttons), (menu_button(t),)), replace=replace
+    )
+
+
+def tip_view(t: Translator, topic: Topic, tip: Tip, today: dt.date, replace: bool = False) -> Text:
+    tips = topic.served_tips(today)
+    index = tips.index(tip)
+    nav = []
+    if index > 0:
+        nav.append(Button(t("tip.previous"), encode(Action.TIP, tips[index - 1].id)))
+    if index + 1 < len(tips):
+        nav.append(Button(t("tip.next"), encode(Action.TIP, tips[index + 1].id)))
+    keyboard = ((*nav,), (Button(t("tip.back_to_topic"), encode(Action.TOPICS)), menu_button(t)))
+    body = "\n\n".join(
+        [
+            tip.body,
+            t("tip.source", sources="；".join(c.render() for c in tip.sources)),
+            f"{topic.label(t.language)} · {t('tip.position', index=index + 1, total=len(tips))}",
+        ]
+    )
+    return Text(
+        body,
+        title=tip.title,
+        buttons=tuple(row for row in keyboard if row),
+        replace=replace,
+        delivery=Delivery("tip", topic_id=topic.id, item_id=tip.id),
+    )
+
+
+def daily_tip(t: Translator, catalog: Catalog, tip: Tip | None) -> Text:
+    if tip is None:
+        return Text(t("tip.none_today"), buttons=((menu_button(t),),))
+    topic = catalog.topic(tip.topic_id)
+    sources = "；".join(c.render() for c in tip.sources)
+    body = f"{tip.body}\n\n{t('tip.source', sources=sources)}"
+    buttons: Keyboard = (
+        ((Button(topic.label(t.language), encode(Action.TOPIC, topic.id)), menu_button(t)),)
+        if topic
+        else ((menu_button(t),),)
+    )
+    return Text(
+        body,
+        title=f"{t('tip.daily_title')}｜{tip.title}",
+        buttons=buttons,
+        delivery=Delivery("tip", topic_id=tip.topic_id, item_id=tip.id),
+    )
+
+
+def place_picker(t: Translator, catalog: Catalog, page: int, onboarding: bool) -> Text:
+    # Villages and communities first, then schools: the order residents look for.
+    ordered = sorted(catalog.places, key=lambda p: p.kind is PlaceKind.SCHOOL)
+    pages = max(1, -(-len(ordered) // PLACES_PER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    shown = ordered[page * PLACES_PER_PAGE : (page + 1) * PLACES_PER_PAGE]
+    buttons = [Button(_place_label(p), encode(Action.SET_PLACE, p.id)) for p in shown]
+    extra = []
+    if page + 1 < pages:
+        extra.append(Button(t("place.more"), encode(Action.PLACES, page + 1)))
+    extra.append(Button(t("place.skip"), encode(Action.SKIP_PLACE)) if onboarding else menu_button(t))
+    prompt = t("place.ask") if onboarding else t("place.ask_change")
+    return Text(prompt, buttons=(*_rows(buttons), tuple(extra)), replace=not onboarding and page > 0)
+
+
+def _place_label(place: Place) -> str:
+    return f"🏫 {place.name}" if place.kind is PlaceKind.SCHOOL else f"🏡 {place.name}"
+
+
+def place_name(t: Translator, catalog: Catalog, place_id: str | None) -> str:
+    place = catalog.place(place_id) if place_id else None
+    return place.name if place else t("place.none")
+
+
+def settings_view(t: Translator, catalog: Catalog, place_id: str | None, replace: bool = False) -> Text:
+    body = t("settings.body", place=place_name(t, catalog, place_id), language=t(f"language.{t.language}"))
+    buttons = (
+        (
+            Button(t("settings.place"), encode(Action.PLACES, 0)),
+            Button(t("settings.language"), encode(Action.LANGUAGES)),
+        ),
+        (menu_button(t),),
+    )
+    return Text(body, title=t("settings.title"), buttons=buttons, replace=replace)
+
+
+def language_picker(t: Translator) -> Text:
+    buttons = tuple(
+        Button(t(f"language.{code}"), encode(Action.SET_LANGUAGE, "en" if code == "en" else "zh")) for code in LANGUAGES
+    )
+    return Text(t("settings.language_prompt"), buttons=(buttons, (menu_button(t),)), replace=True)
+
+
+def subscriptions_view(
+    t: Translator, catalog: Catalog, subscribed: bool, optouts: set[str], replace: bool = False
+) -> Text:
+    topics = catalog.topics
+    receiving = [topic for topic in topics if topic.id not in optouts] if subscribed else []
+    if not receiving:
+        status = t("subscriptions.status_none")
+    elif len(receiving) == len(topics):
+        status = t("subscriptions.status_all")
+    else:
+        status = t("subscriptions.status_some", topics="、".join(topic.name(t.language) for topic in receiving))
+    buttons: list[Button] = []
+    if subscribed:
+        buttons = [
+            Button(
+                t(
+                    "subscriptions.topic_off" if topic.id in optouts else "subscriptions.topic_on",
+                    topic=topic.name(t.language),
+                ),
+                encode(Action.TOGGLE_TOPIC, topic.id),
+            )
+            for topic in topics
+        ]
+    bulk = (
+        Button(t("subscriptions.unsubscribe_all"), encode(Action.UNSUBSCRIBE_ALL))
+        if subscribed
+        else Button(t("subscriptions.subscribe_all"), encode(Action.SUBSCRIBE_ALL))
+    )
+    body = f"{status}\n{t('subscriptions.hint')}" if subscribed else status
+    return Text(
+        body, title=t("subscriptions.title"), buttons=(*_rows(buttons), (bulk, menu_button(t))), replace=replace
+    )
+
+
+def help_view(t: Translator) -> Text:
+    return Text(t("help.body"), title=t("help.title"), buttons=((menu_button(t),),))
+
+
+def admin_view(t: Translator, catalog: Catalog) -> Text:
+    counts = content_counts(catalog)
+    return Text(
+        t("admin.body", **counts),
+        title=t("admin.title"),
+        buttons=((Button(t("admin.reload"), encode(Action.ADMIN_RELOAD)),), (menu_button(t),)),
+    )
+
+
+def content_counts(catalog: Catalog) -> dict[str, int]:
+    return {
+        "topics": len(catalog.topics),
+        "tips": sum(len(topic.tips) for topic in catalog.topics),
+        "questions": sum(len(topic.quiz) for topic in catalog.topics),
+    }
