@@ -57,7 +57,8 @@ class _FirstSeen:
         key = (kind, item_id)
         here = f"{sink.file}:{line}"
         if key in self.seen:
-            sink.error(line, f"duplicate {kind} id '{item_id}' (first defined at {self.seen[key]})")
+            hint = " — is this file a copy?" if kind == "topic" else ""
+            sink.error(line, f"duplicate {kind} id '{item_id}' (first defined at {self.seen[key]}){hint}")
             return False
         self.seen[key] = here
         return True
@@ -243,11 +244,15 @@ class _Loader:
         )
         topic_id = section.identifier()
         title = section.text("title", LIMITS["topic_title"])
-        if topic_id and not self.ids.claim(sink, "topic", topic_id, section.line_of("id")):
-            topic_id = None
+        duplicate = topic_id is not None and not self.ids.claim(sink, "topic", topic_id, section.line_of("id"))
+        saved_ids = self.ids
+        if duplicate:
+            # A copied topic file would repeat every item id; its own duplicate-topic line says enough.
+            self.ids = _FirstSeen()
         tips = [self._tip(sink, line, item, topic_id or "", laws) for line, item in section.sequence("tips", 1)]
         quiz = [self._question(sink, line, item, topic_id or "", laws) for line, item in section.sequence("quiz", 1)]
-        if not (topic_id and title):
+        self.ids = saved_ids
+        if duplicate or not (topic_id and title):
             return None
         return Topic(
             id=topic_id,
@@ -341,7 +346,7 @@ class _Loader:
             sink.error(line, f"answer must be one letter A–D naming the correct option, got {s.data['answer']!r}")
             return None
         index = ANSWER_LETTERS.index(raw)
-        if option_count and index >= option_count:
+        if option_count >= 2 and index >= option_count:
             sink.error(
                 line,
                 f"answer {raw} is out of range: the question has only {option_count} options "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, fields, replace
@@ -71,6 +72,10 @@ _EVENT_COLUMNS = (
     "broadcast_id",
     "correct",
 )
+_INSERT_EVENT = (
+    f"INSERT INTO reach_events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"  # noqa: S608
+)
+EVENT_KINDS = frozenset({"tip", "quiz_question", "quiz_answer", "broadcast", "answer"})
 _UPDATABLE = {"display_name", "language", "place_id", "place_asked", "subscribed", "blocked"}
 
 
@@ -191,8 +196,8 @@ class Storage:
 
     async def resident(self, resident_id: int) -> Resident | None:
         async with self._db.execute(
-            f"SELECT {_RESIDENT_COLUMNS} FROM residents WHERE id = ?",
-            (resident_id,),  # noqa: S608
+            f"SELECT {_RESIDENT_COLUMNS} FROM residents WHERE id = ?",  # noqa: S608 - fixed column list
+            (resident_id,),
         ) as cursor:
             row = await cursor.fetchone()
         return _resident(row) if row else None
@@ -240,6 +245,8 @@ class Storage:
         """Buffer one delivery; it reaches the database within `flush_interval` seconds."""
         if self._closed:
             raise RuntimeError("storage is closed")
+        if event.kind not in EVENT_KINDS:
+            raise ValueError(f"unknown reach event kind {event.kind!r}")
         ts = event.ts if event.ts is not None else int(self._clock())
         correct = None if event.correct is None else int(event.correct)
         self._pending.append(
@@ -271,7 +278,7 @@ class Storage:
             self._flush_timer.cancel()
             self._flush_timer = None
         if self._flush_task is None or self._flush_task.done():
-            self._flush_task = asyncio.get_running_loop().create_task(self.flush())
+            self._flush_task = asyncio.get_running_loop().create_task(self._flush_in_background())
 
     async def flush(self) -> None:
         """Write every buffered event and last-seen time now."""
@@ -281,19 +288,12 @@ class Storage:
         while self._pending or self._seen:
             events, self._pending = self._pending, []
             seen, self._seen = self._seen, {}
-            placeholders = ", ".join("?" * len(_EVENT_COLUMNS))
             try:
                 async with self.atomic() as db:
-                    if events:
-                        await db.executemany(
-                            f"INSERT INTO reach_events ({', '.join(_EVENT_COLUMNS)}) VALUES ({placeholders})",  # noqa: S608
-                            events,
-                        )
-                    if seen:
-                        await db.executemany(
-                            "UPDATE residents SET last_seen = MAX(last_seen, ?) WHERE id = ?",
-                            [(ts, rid) for rid, ts in seen.items()],
-                        )
+                    await self._write(db, events, seen)
+            except sqlite3.IntegrityError:
+                # One row the schema refuses must not hold back the others: write them one by one.
+                await self._write_row_by_row(events, seen)
             except Exception:
                 # Put them back so a later flush (or close) retries; never drop deliveries silently.
                 self._pending[:0] = events
@@ -302,6 +302,30 @@ class Storage:
                 log.exception("writing %d reach events failed; will retry", len(events))
                 raise
 
+    async def _write(self, db: aiosqlite.Connection, events: list[tuple[Any, ...]], seen: dict[int, int]) -> None:
+        if events:
+            await db.executemany(_INSERT_EVENT, events)
+        if seen:
+            await db.executemany(
+                "UPDATE residents SET last_seen = MAX(last_seen, ?) WHERE id = ?",
+                [(ts, rid) for rid, ts in seen.items()],
+            )
+
+    async def _write_row_by_row(self, events: list[tuple[Any, ...]], seen: dict[int, int]) -> None:
+        async with self.atomic() as db:
+            await self._write(db, [], seen)
+            for row in events:
+                try:
+                    await db.execute(_INSERT_EVENT, row)
+                except sqlite3.IntegrityError as exc:
+                    log.error("dropped a reach event the database refuses (%s): %r", exc, row)
+
+    async def _flush_in_background(self) -> None:
+        try:
+            await self.flush()
+        except Exception:
+            self._schedule_flush()  # already logged; try again after the interval
+
     async def count_events(self, **where: Any) -> int:
         """Count reach events matching column = value filters (tests, statistics)."""
         unknown = set(where) - set(_EVENT_COLUMNS)
@@ -309,8 +333,8 @@ class Storage:
             raise ValueError(f"unknown event columns {sorted(unknown)}")
         clause = " AND ".join(f"{k} = ?" for k in where) or "1"
         async with self._db.execute(
-            f"SELECT COUNT(*) FROM reach_events WHERE {clause}",
-            tuple(where.values()),  # noqa: S608
+            f"SELECT COUNT(*) FROM reach_events WHERE {clause}",  # noqa: S608 - column names checked above
+            tuple(where.values()),
         ) as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0

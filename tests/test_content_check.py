@@ -1,0 +1,162 @@
+"""The content checker: every problem reported once, as file:line, never a traceback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.content.checker import check_directory
+from bot.content.loader import load_catalog
+from bot.content.model import PlaceKind
+from bot.content.problems import Severity
+
+from .conftest import CONTENT, REPO, TODAY
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+EXPECTED_BROKEN = [
+    "broken/places.yaml:9: place kind 'town' is not one of village, community, school",
+    "broken/places.yaml:13: a school has 'enrolment', not 'population'",
+    "broken/topics/alpha.yaml:4: tip is missing required key 'title'",
+    "broken/topics/alpha.yaml:5: unknown key 'titel' in tip (allowed: id, title, body, keywords, source, "
+    "reviewed_on, image, valid_until)",
+    "broken/topics/alpha.yaml:19: warning: tip 'alpha-two' expired on 2026-06-30; it is not served",
+    "broken/topics/alpha.yaml:20: tip id 'Alpha_Three' is not valid: use lowercase letters, digits and '-', "
+    "at most 24 characters",
+    "broken/topics/alpha.yaml:25: unknown law 'no-such-law': add it to laws.yaml or use one of its ids",
+    "broken/topics/alpha.yaml:26: law 'old-law' was repealed on 2020-01-01: cite the law in force",
+    "broken/topics/alpha.yaml:28: article '第五十一条' does not exist: 反电信网络诈骗法 has 50 articles",
+    "broken/topics/alpha.yaml:30: article '第38条' is not in the form 第X条 (e.g. 第三十一条, 第三十一条第一款, "
+    "第二百八十七条之二)",
+    "broken/topics/alpha.yaml:36: answer D is out of range: the question has only 3 options (A–C)",
+    "broken/topics/alpha.yaml:43: 'options' of quiz question must have 2–4 items, has 1",
+    "broken/topics/alpha.yaml:45: key 'answer' appears twice in the same mapping",
+    "broken/topics/beta.yaml:4: duplicate tip id 'alpha-two' (first defined at broken/topics/alpha.yaml:12)",
+    "broken/topics/beta.yaml:6: 'body' of tip is too long: 320 characters, at most 300",
+    "broken/topics/beta.yaml:11: 'quiz' of topic must have at least 1 items, has 0",
+    "broken/topics/gamma.yaml:7: YAML syntax error: found unexpected end of stream "
+    "(while scanning a quoted scalar that starts on line 5)",
+]
+
+
+def test_broken_fixture_reports_every_problem_with_file_and_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(FIXTURES)
+    report = check_directory(Path("broken"), TODAY)
+    assert report.failed
+    assert report.lines[:-1] == EXPECTED_BROKEN
+    assert report.lines[-1] == "16 error(s), 1 warning(s) in 5 file(s)"
+
+
+def test_expired_item_is_a_warning_and_is_not_served(tmp_path: Path) -> None:
+    target = tmp_path / "content"
+    shutil.copytree(CONTENT, target)
+    topic = target / "topics" / "anti-fraud.yaml"
+    text = topic.read_text(encoding="utf-8")
+    first_review = "    reviewed_on: 2026-11-27\n"
+    assert first_review in text
+    topic.write_text(text.replace(first_review, first_review + "    valid_until: 2026-01-31\n", 1), encoding="utf-8")
+    result = load_catalog(target, TODAY)
+    assert result.catalog is not None
+    warnings = [p for p in result.problems if p.severity is Severity.WARNING]
+    assert len(warnings) == 1 and "expired on 2026-01-31" in warnings[0].message
+    fraud = result.catalog.topic("anti-fraud")
+    assert fraud is not None
+    assert len(fraud.served_tips(TODAY)) == len(fraud.tips) - 1
+
+
+def test_starter_content_is_clean_and_complete() -> None:
+    result = load_catalog(CONTENT, TODAY)
+    assert result.catalog is not None, [str(p) for p in result.problems]
+    assert result.problems == []
+    catalog = result.catalog
+    assert {"anti-fraud", "anti-drug", "drowning", "constitution"} <= {t.id for t in catalog.topics}
+    for topic in catalog.topics:
+        assert len(topic.tips) >= 8, topic.id
+        assert len(topic.quiz) >= 12, topic.id
+        for tip in topic.tips:
+            assert tip.sources and len(tip.body) <= 300
+        for question in topic.quiz:
+            assert question.sources and 0 <= question.answer < len(question.options) <= 4
+    kinds = [p.kind for p in catalog.places]
+    assert sum(k in (PlaceKind.VILLAGE, PlaceKind.COMMUNITY) for k in kinds) >= 5
+    assert kinds.count(PlaceKind.SCHOOL) >= 2
+    assert catalog.town
+
+
+def test_reorganised_article_numbers_are_the_new_ones() -> None:
+    """The 2025 revision renumbered 治安管理处罚法; drug use is 第八十四条 now, never the old 第七十二条."""
+    catalog = load_catalog(CONTENT, TODAY).catalog
+    assert catalog is not None
+    cited = [
+        c.article for t in catalog.topics for item in (*t.tips, *t.quiz) for c in item.sources
+        if c.law.id == "public-security-penalties-law"
+    ]
+    assert "第七十二条" not in cited and "第七十三条" not in cited
+
+
+def lines_of(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def run_check(directory: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "content", "check", str(directory)],
+        cwd=cwd, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_cli_check_passes_on_starter_content() -> None:
+    result = run_check(Path("content"), REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("OK: 4 topics")
+    assert "anti-fraud" in lines[0]
+
+
+def test_cli_check_names_duplicate_topic_file_and_syntax_error(tmp_path: Path) -> None:
+    """Acceptance: a copied topic file and an injected YAML error are both named with file:line."""
+    target = tmp_path / "content"
+    shutil.copytree(CONTENT, target)
+    shutil.copy(target / "topics" / "drowning.yaml", target / "topics" / "drowning-copy.yaml")
+    broken = target / "topics" / "constitution.yaml"
+    lines = broken.read_text(encoding="utf-8").splitlines()
+    lines.insert(5, "  - id: [unclosed")
+    broken.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    result = run_check(Path("content"), tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    out = result.stdout
+    # Files are read in name order, so the copy (drowning-copy.yaml) is seen first.
+    id_line = next(n for n, line in enumerate(lines_of(CONTENT / "topics" / "drowning.yaml"), 1)
+                   if line.startswith("id:"))
+    duplicate = [line for line in out.splitlines() if "duplicate" in line]
+    assert duplicate == [
+        f"content/topics/drowning.yaml:{id_line}: duplicate topic id 'drowning' "
+        f"(first defined at content/topics/drowning-copy.yaml:{id_line}) — is this file a copy?"
+    ]
+    syntax = [line for line in out.splitlines() if line.startswith("content/topics/constitution.yaml:")]
+    assert syntax and "YAML syntax error" in syntax[0]
+    assert int(syntax[0].split(":")[1]) in (6, 7)
+
+
+def test_cli_check_on_missing_directory_is_one_clear_line(tmp_path: Path) -> None:
+    result = run_check(tmp_path / "nope", tmp_path)
+    assert result.returncode == 1
+    assert "content directory not found" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_non_utf8_and_empty_files_are_reported(tmp_path: Path) -> None:
+    target = tmp_path / "content"
+    shutil.copytree(CONTENT, target)
+    (target / "topics" / "latin1.yaml").write_bytes("title: caf\xe9".encode("latin-1"))
+    (target / "topics" / "empty.yaml").write_text("", encoding="utf-8")
+    problems = [str(p) for p in load_catalog(target, dt.date(2026, 11, 27)).problems]
+    assert any("latin1.yaml:1: file is not UTF-8" in p for p in problems)
+    assert any("empty.yaml:1: file is empty" in p for p in problems)
