@@ -33,8 +33,11 @@ class Chat:
         return self.delivered[start:]
 
     async def say(self, text: str) -> list[Reply]:
-        return await self._go(Incoming.from_text(self.channel, self.user, text, display_name=self.user,
-                                                 language=self.language, private_chat=self.private))
+        return await self._go(
+            Incoming.from_text(
+                self.channel, self.user, text, display_name=self.user, language=self.language, private_chat=self.private
+            )
+        )
 
     async def press(self, label: str) -> list[Reply]:
         matches = [b for b in self.buttons if label in b.label]
@@ -42,8 +45,16 @@ class Chat:
         return await self.press_payload(matches[0].payload)
 
     async def press_payload(self, payload: str) -> list[Reply]:
-        return await self._go(Incoming(self.channel, self.user, display_name=self.user, language=self.language,
-                                       button=payload, private_chat=self.private))
+        return await self._go(
+            Incoming(
+                self.channel,
+                self.user,
+                display_name=self.user,
+                language=self.language,
+                button=payload,
+                private_chat=self.private,
+            )
+        )
 
 
 def texts(replies: list[Reply]) -> str:

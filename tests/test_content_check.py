@@ -93,7 +93,10 @@ def test_reorganised_article_numbers_are_the_new_ones() -> None:
     catalog = load_catalog(CONTENT, TODAY).catalog
     assert catalog is not None
     cited = [
-        c.article for t in catalog.topics for item in (*t.tips, *t.quiz) for c in item.sources
+        c.article
+        for t in catalog.topics
+        for item in (*t.tips, *t.quiz)
+        for c in item.sources
         if c.law.id == "public-security-penalties-law"
     ]
     assert "第七十二条" not in cited and "第七十三条" not in cited
@@ -106,7 +109,10 @@ def lines_of(path: Path) -> list[str]:
 def run_check(directory: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", "content", "check", str(directory)],
-        cwd=cwd, capture_output=True, text=True, timeout=60,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -133,8 +139,9 @@ def test_cli_check_names_duplicate_topic_file_and_syntax_error(tmp_path: Path) -
     assert "Traceback" not in result.stdout + result.stderr
     out = result.stdout
     # Files are read in name order, so the copy (drowning-copy.yaml) is seen first.
-    id_line = next(n for n, line in enumerate(lines_of(CONTENT / "topics" / "drowning.yaml"), 1)
-                   if line.startswith("id:"))
+    id_line = next(
+        n for n, line in enumerate(lines_of(CONTENT / "topics" / "drowning.yaml"), 1) if line.startswith("id:")
+    )
     duplicate = [line for line in out.splitlines() if "duplicate" in line]
     assert duplicate == [
         f"content/topics/drowning.yaml:{id_line}: duplicate topic id 'drowning' "

@@ -1,0 +1,115 @@
+"""The console channel end to end: `python -m bot chat` in a subprocess with piped stdin."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.content.loader import load_catalog
+
+from .conftest import CONTENT, REPO, TODAY
+
+
+def chat(db: Path, lines: list[str], user: str = "alice", *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "BOT_DB": str(db), "BOT_CONTENT_DIR": str(CONTENT)}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--user", user, *extra],
+        input="".join(line + "\n" for line in lines),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
+    )
+
+
+def choice(output: str, label: str) -> str:
+    """The number the console printed in front of a button label (the last one shown)."""
+    numbers = re.findall(rf"\[(\d+)\] {re.escape(label)}(?:\s|$)", output)
+    assert numbers, f"no button {label!r} in:\n{output}"
+    return numbers[-1]
+
+
+def test_scripted_session_shows_each_step_and_records_exactly_its_deliveries(tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    catalog = load_catalog(CONTENT, TODAY).catalog
+    assert catalog is not None
+    fraud = catalog.topic("anti-fraud")
+    assert fraud is not None
+
+    # The session is typed step by step, each number read from the previous step's output, as a person would.
+    steps = ["/start"]
+    out = chat(db, steps).stdout
+    steps.append(choice(out, "🏡 河西村"))
+    steps.append("/topics")
+    out = chat(tmp_path / "scratch.sqlite3", steps).stdout
+    steps.append(choice(out, "🛡️ 反电信网络诈骗"))
+    steps.append(choice(chat(tmp_path / "scratch2.sqlite3", steps).stdout, "下一条 ▶"))
+    steps.append("/unsubscribe")
+    steps.append(choice(chat(tmp_path / "scratch3.sqlite3", steps).stdout, "✅ 禁毒"))
+
+    db.unlink(missing_ok=True)
+    result = chat(db, steps)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    out = result.stdout
+    for expected in (
+        "已订阅普法提醒",
+        "已设置为：河西村",
+        "【普法专题】",
+        f"【{fraud.tips[0].title}】",
+        f"【{fraud.tips[1].title}】",
+        "【订阅管理】",
+        "已退订「禁毒」",
+    ):
+        assert expected in out, expected
+
+    raw = sqlite3.connect(db)
+    events = raw.execute("SELECT kind, topic_id, item_id, place_id, channel FROM reach_events ORDER BY id").fetchall()
+    assert events == [
+        ("tip", "anti-fraud", fraud.tips[0].id, "hexi-village", "console"),
+        ("tip", "anti-fraud", fraud.tips[1].id, "hexi-village", "console"),
+    ]
+    optouts = raw.execute("SELECT topic_id FROM topic_optouts").fetchall()
+    assert optouts == [("anti-drug",)]
+    raw.close()
+
+    # A second session for the same user remembers place and subscriptions.
+    second = chat(db, ["/start", "/settings", "/unsubscribe"])
+    assert second.returncode == 0
+    assert "欢迎回来" in second.stdout and "跳过" not in second.stdout
+    assert "所在地：河西村" in second.stdout
+    assert "🔕 禁毒" in second.stdout and "✅ 反电信网络诈骗" in second.stdout
+
+
+def test_out_of_range_number_and_end_of_input_are_handled(tmp_path: Path) -> None:
+    result = chat(tmp_path / "db.sqlite3", ["/start", "99", "hello"])
+    assert result.returncode == 0
+    assert "请输入 1–" in result.stdout
+    assert "这句话我还不太懂" in result.stdout
+
+
+def test_english_console(tmp_path: Path) -> None:
+    result = chat(tmp_path / "db.sqlite3", ["/help"], "zoe", "--lang", "en")
+    assert result.returncode == 0 and "Tap the buttons, or send one of these commands" in result.stdout
+    assert "/topics topics" in result.stdout
+
+
+def test_bad_content_directory_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "BOT_DB": str(tmp_path / "db.sqlite3"), "BOT_CONTENT_DIR": str(tmp_path / "missing")}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "chat"],
+        input="",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "content" in result.stderr
