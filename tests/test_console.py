@@ -113,3 +113,35 @@ def test_bad_content_directory_is_one_line_not_a_traceback(tmp_path: Path) -> No
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "content" in result.stderr
+
+
+def test_sigterm_mid_session_loses_no_event(tmp_path: Path) -> None:
+    """A graceful stop flushes buffered reach events, even while waiting for input."""
+    import signal
+    import time
+
+    db = tmp_path / "bot.sqlite3"
+    env = {**os.environ, "BOT_DB": str(db), "BOT_CONTENT_DIR": str(CONTENT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat", "--user", "sam"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write("/tip\n/tip\n")
+    process.stdin.flush()
+    seen = ""
+    deadline = time.monotonic() + 30
+    while seen.count("依据：") < 2 and time.monotonic() < deadline:
+        seen += process.stdout.readline()
+    assert seen.count("依据：") == 2
+    process.send_signal(signal.SIGTERM)  # stdin stays open: the console is blocked reading
+    assert process.wait(timeout=20) == 0
+    process.stdin.close()
+    raw = sqlite3.connect(db)
+    assert raw.execute("SELECT COUNT(*) FROM reach_events WHERE kind = 'tip'").fetchone()[0] == 2
+    raw.close()

@@ -222,3 +222,42 @@ async def test_undelivered_replies_are_not_counted(core: Core, storage: Storage)
     await core.respond(Incoming("console", "ned", button=encode(Action.TIP, fraud.tips[0].id)), failing_send)
     await storage.flush()
     assert await storage.count_events() == 0
+
+
+def tiny_png() -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def test_a_tip_with_an_image_is_sent_as_an_image_and_counted(tmp_path: Path, storage: Storage) -> None:
+    from bot.core.events import Image
+
+    directory = tmp_path / "content"
+    shutil.copytree(CONTENT, directory)
+    (directory / "images").mkdir(exist_ok=True)
+    (directory / "images" / "tiny.png").write_bytes(tiny_png())
+    topic_file = directory / "topics" / "anti-drug.yaml"
+    text = topic_file.read_text(encoding="utf-8")
+    marker = "    reviewed_on: 2026-11-27\n"
+    topic_file.write_text(text.replace(marker, marker + "    image: images/tiny.png\n", 1), encoding="utf-8")
+    content = ContentStore.load(directory, lambda: TODAY)
+    core = Core(storage, content, Settings(content_dir=directory), lambda: TODAY)
+    drug = content.catalog.topic("anti-drug")
+    assert drug is not None and drug.tips[0].image == "images/tiny.png"
+    replies = await Chat(core, "pia").press_payload(encode(Action.TOPIC, "anti-drug"))
+    assert isinstance(replies[0], Image)
+    assert replies[0].path.read_bytes() == tiny_png()
+    assert replies[0].title == drug.tips[0].title and "依据" in replies[0].caption
+    await storage.flush()
+    assert await storage.count_events(kind="tip", item_id=drug.tips[0].id) == 1

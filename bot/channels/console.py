@@ -8,7 +8,9 @@ transcript. End of input ends the session cleanly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+import threading
 from pathlib import Path
 from typing import TextIO
 
@@ -36,12 +38,13 @@ class ConsoleChat:
         t = translator(normalize_language(self.language))
         if not self.echo:
             self._print(t("console.banner"))
+        lines = self._read_lines_in_background()
         while True:
             if not self.echo:
                 self.stdout.write("> ")
                 self.stdout.flush()
-            line = await asyncio.to_thread(self.stdin.readline)
-            if not line:
+            line = await lines.get()
+            if line is None:
                 break
             line = line.rstrip("\r\n")
             if self.echo:
@@ -50,6 +53,28 @@ class ConsoleChat:
             if event is None:
                 continue
             await self.core.respond(event, self._send)
+
+    def _read_lines_in_background(self) -> asyncio.Queue[str | None]:
+        """Feed stdin lines into a queue from a daemon thread.
+
+        A daemon thread, not asyncio.to_thread: a blocked readline must not keep the process
+        alive after Ctrl-C or SIGTERM (the default executor is joined at exit).
+        """
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def pump() -> None:
+            try:
+                for line in iter(self.stdin.readline, ""):
+                    loop.call_soon_threadsafe(queue.put_nowait, line)
+            except (OSError, ValueError):
+                pass
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop may already be closed
+                    loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        threading.Thread(target=pump, name="console-stdin", daemon=True).start()
+        return queue
 
     def _event(self, line: str) -> Incoming | None:
         details = {"display_name": self.user, "language": self.language}
@@ -74,6 +99,9 @@ class ConsoleChat:
             self._print(reply.body)
             self._show_buttons(reply.buttons)
         elif isinstance(reply, Image):
+            self._print("")
+            if reply.title:
+                self._print(f"【{reply.title}】")
             self._print(t("console.image", path=reply.path))
             if reply.caption:
                 self._print(reply.caption)

@@ -198,7 +198,8 @@ class Core:
         return [screens.topics_list(turn.t, turn.catalog, turn.today, replace=replace)]
 
     async def _daily(self, turn: Turn) -> list[Reply]:
-        return [screens.daily_tip(turn.t, turn.catalog, tip_of_the_day(turn.catalog, turn.today))]
+        tip = tip_of_the_day(turn.catalog, turn.today)
+        return [screens.daily_tip(turn.t, turn.catalog, tip, self.content.directory)]
 
     async def _settings(self, turn: Turn, replace: bool = False) -> list[Reply]:
         return [screens.settings_view(turn.t, turn.catalog, turn.resident.place_id, replace=replace)]
@@ -244,14 +245,14 @@ class Core:
         tips = topic.served_tips(turn.today) if topic else ()
         if topic is None or not tips:
             return self._stale(turn)
-        return [screens.tip_view(turn.t, topic, tips[0], turn.today, replace=True)]
+        return [screens.tip_view(turn.t, topic, tips[0], turn.today, self.content.directory, replace=True)]
 
     async def _open_tip(self, turn: Turn, payload: Payload) -> list[Reply]:
         tip = turn.catalog.tip(payload.arg)
         topic = turn.catalog.topic(tip.topic_id) if tip else None
         if tip is None or topic is None or not tip.is_served_on(turn.today):
             return self._stale(turn)
-        return [screens.tip_view(turn.t, topic, tip, turn.today, replace=True)]
+        return [screens.tip_view(turn.t, topic, tip, turn.today, self.content.directory, replace=True)]
 
     async def _place_page(self, turn: Turn, payload: Payload) -> list[Reply]:
         if not payload.arg.isdigit():

@@ -69,6 +69,7 @@ class Text:
 class Image:
     path: Path
     caption: str = ""
+    title: str | None = None  # shown emphasised above the caption
     buttons: Keyboard = ()
     delivery: Delivery | None = None
 

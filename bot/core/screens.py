@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from bot.content.model import Catalog, Place, PlaceKind, Tip, Topic
-from bot.core.events import Button, Delivery, Keyboard, Text
+from bot.core.events import Button, Delivery, Image, Keyboard, Reply, Text
 from bot.core.payloads import Action, encode
 from bot.i18n import LANGUAGES, Translator
 
@@ -42,7 +43,16 @@ def topics_list(t: Translator, catalog: Catalog, today: dt.date, replace: bool =
     )
 
 
-def tip_view(t: Translator, topic: Topic, tip: Tip, today: dt.date, replace: bool = False) -> Text:
+def _tip_reply(tip: Tip, title: str, body: str, buttons: Keyboard, image_root: Path | None, replace: bool) -> Reply:
+    delivery = Delivery("tip", topic_id=tip.topic_id, item_id=tip.id)
+    if tip.image and image_root is not None:
+        return Image(image_root / tip.image, caption=body, title=title, buttons=buttons, delivery=delivery)
+    return Text(body, title=title, buttons=buttons, replace=replace, delivery=delivery)
+
+
+def tip_view(
+    t: Translator, topic: Topic, tip: Tip, today: dt.date, image_root: Path | None = None, replace: bool = False
+) -> Reply:
     tips = topic.served_tips(today)
     index = tips.index(tip)
     nav = []
@@ -58,16 +68,10 @@ def tip_view(t: Translator, topic: Topic, tip: Tip, today: dt.date, replace: boo
             f"{topic.label(t.language)} · {t('tip.position', index=index + 1, total=len(tips))}",
         ]
     )
-    return Text(
-        body,
-        title=tip.title,
-        buttons=tuple(row for row in keyboard if row),
-        replace=replace,
-        delivery=Delivery("tip", topic_id=topic.id, item_id=tip.id),
-    )
+    return _tip_reply(tip, tip.title, body, tuple(row for row in keyboard if row), image_root, replace)
 
 
-def daily_tip(t: Translator, catalog: Catalog, tip: Tip | None) -> Text:
+def daily_tip(t: Translator, catalog: Catalog, tip: Tip | None, image_root: Path | None = None) -> Reply:
     if tip is None:
         return Text(t("tip.none_today"), buttons=((menu_button(t),),))
     topic = catalog.topic(tip.topic_id)
@@ -78,12 +82,7 @@ def daily_tip(t: Translator, catalog: Catalog, tip: Tip | None) -> Text:
         if topic
         else ((menu_button(t),),)
     )
-    return Text(
-        body,
-        title=f"{t('tip.daily_title')}｜{tip.title}",
-        buttons=buttons,
-        delivery=Delivery("tip", topic_id=tip.topic_id, item_id=tip.id),
-    )
+    return _tip_reply(tip, f"{t('tip.daily_title')}｜{tip.title}", body, buttons, image_root, replace=False)
 
 
 def place_picker(t: Translator, catalog: Catalog, page: int, onboarding: bool) -> Text:
