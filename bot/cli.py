@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 from bot import __version__
 from bot.config import ConfigError, Settings
+from bot.logs import RedactingFormatter, protect, redact
 
 log = logging.getLogger("bot")
 
@@ -119,12 +120,13 @@ def _content_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.runner import ChannelsMissing, serve
+    from bot.runner import ChannelsMissing, check_channels, serve
 
     try:
-        return _run_async(lambda: serve(settings))
+        check_channels(settings)
     except ChannelsMissing as exc:
         raise UsageError(str(exc)) from None
+    return _run_async(lambda: serve(settings))
 
 
 # -- plumbing --------------------------------------------------------------------------------
@@ -168,11 +170,12 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         settings = Settings.from_env()
         default_level = "INFO" if args.command == "run" else "WARNING"
-        logging.basicConfig(
-            level=settings.log_level or default_level,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
+        log_handler = logging.StreamHandler(sys.stderr)
+        log_handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.basicConfig(level=settings.log_level or default_level, handlers=[log_handler])
+        for secret in (settings.telegram_token.value, settings.telegram_webhook_secret.value):
+            if secret:
+                protect(secret)
         # httpx logs every request URL at INFO, and Telegram URLs contain the bot token.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         return int(handler(args, settings))
@@ -187,6 +190,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILURE
     except _known_failures() as exc:
         print(f"python -m bot: {_describe_failure(exc)}", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as exc:  # a bug: still one line for the user, the details in the debug log
+        log.debug("unexpected failure", exc_info=True)
+        print(
+            f"python -m bot: unexpected {type(exc).__name__}: {redact(str(exc))} "
+            "(run with BOT_LOG_LEVEL=DEBUG for details)",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
 
 

@@ -1,18 +1,88 @@
-"""`python -m bot run`: every configured channel in one event loop."""
+"""`python -m bot run`: every configured channel in one event loop, stopped gracefully."""
 
 from __future__ import annotations
 
-from bot.config import Settings
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+from urllib.parse import urlsplit
+
+from bot.app import App, open_app
+from bot.config import ConfigError, Settings
+from bot.web import WebServer, parse_listen, telegram_webhook_handler
+
+log = logging.getLogger(__name__)
 
 
 class ChannelsMissing(Exception):
     """No channel is configured."""
 
 
-async def serve(settings: Settings) -> None:
+def check_channels(settings: Settings) -> None:
     if not settings.telegram_token:
         raise ChannelsMissing(
             "no channel configured: set TELEGRAM_BOT_TOKEN to serve Telegram "
             "(to try the bot without any token: python -m bot chat)"
         )
-    raise ChannelsMissing("the Telegram channel is not built yet")
+    if settings.telegram_webhook_url and not urlsplit(settings.telegram_webhook_url).scheme.startswith("http"):
+        raise ConfigError(f"TELEGRAM_WEBHOOK_URL={settings.telegram_webhook_url!r} is not an http(s) URL")
+
+
+async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
+    """Serve until `stop` is set, SIGTERM/SIGINT arrive, or the task is cancelled."""
+    check_channels(settings)
+    stop = stop or asyncio.Event()
+    async with open_app(settings) as app:
+        started: list = []
+        web: WebServer | None = None
+        try:
+            web = await _start_channels(app, settings, started)
+            _install_signals(app, stop)
+            if ready is not None:
+                ready.set()
+            await stop.wait()
+        finally:
+            for channel in reversed(started):
+                await channel.stop()
+            if web is not None:
+                await web.stop()
+            log.info("stopped; flushing reach events")
+
+
+async def _start_channels(app: App, settings: Settings, started: list) -> WebServer | None:
+    from bot.channels.telegram.adapter import TelegramChannel
+
+    web = None
+    telegram = TelegramChannel(app.core, app.storage, settings)
+    if settings.telegram_webhook_url:
+        host, port = parse_listen(settings.telegram_listen, "TELEGRAM_LISTEN")
+        web = WebServer(host, port)
+        secret = settings.telegram_webhook_secret.value or secrets.token_urlsafe(32)
+        path = urlsplit(settings.telegram_webhook_url).path or "/"
+        web.add_post(path, telegram_webhook_handler(secret, telegram.feed))
+        await web.start()
+        await telegram.start()
+        await telegram.application.bot.set_webhook(
+            settings.telegram_webhook_url, secret_token=secret, allowed_updates=_allowed_updates()
+        )
+    else:
+        await telegram.start()
+    started.append(telegram)
+    return web
+
+
+def _allowed_updates() -> list[str]:
+    from bot.channels.telegram.adapter import ALLOWED_UPDATES
+
+    return ALLOWED_UPDATES
+
+
+def _install_signals(app: App, stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        # SIGHUP: editors changed content/; reload it (a bad reload keeps the old content).
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(app.content.reload()))

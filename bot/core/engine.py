@@ -172,6 +172,8 @@ class Core:
             return await handler(turn)
         if turn.created:
             return await self._start(turn)
+        if event.text is None:  # a sticker, photo, voice message...
+            return [Text(turn.t("fallback.non_text"), buttons=screens.main_menu(turn.t).buttons)]
         return [Text(turn.t("fallback.unknown_text"), buttons=screens.main_menu(turn.t).buttons)]
 
     # -- commands ----------------------------------------------------------------------------

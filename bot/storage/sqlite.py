@@ -216,6 +216,15 @@ class Storage:
                 (*(_to_sql(v) for v in changes.values()), resident_id),
             )
 
+    async def set_blocked(self, channel: str, external_id: str, blocked: bool) -> bool:
+        """Mark a resident (un)blocked by channel identity; False if we never met them."""
+        async with self.atomic() as db:
+            cursor = await db.execute(
+                "UPDATE residents SET blocked = ? WHERE channel = ? AND external_id = ?",
+                (int(blocked), channel, external_id),
+            )
+        return cursor.rowcount > 0
+
     async def unsubscribed_topics(self, resident_id: int) -> set[str]:
         async with self._db.execute(
             "SELECT topic_id FROM topic_optouts WHERE resident_id = ?", (resident_id,)

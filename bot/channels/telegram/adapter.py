@@ -1,0 +1,366 @@
+"""The Telegram adapter: updates in, the core's replies out, nothing decided here.
+
+Composition (see `build_application`): one handler per kind of update, an error
+handler that logs first and apologises second, and a request backend over aiohttp.
+Failures of the Bot API are handled in `deliver`: 429 waits `retry_after`, network
+errors and 5xx retry with backoff (bounded), 403 marks the resident blocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import BotCommand, CallbackQuery, Message, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot import logs
+from bot.channels.telegram import render
+from bot.channels.telegram.ordering import PerResidentUpdateProcessor
+from bot.channels.telegram.request import AiohttpRequest
+from bot.config import Settings
+from bot.core.engine import Core
+from bot.core.events import Document, Image, Incoming, Reply, Text, Toast
+from bot.i18n import LANGUAGES, normalize_language, translator
+from bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+COMMANDS = ("start", "menu", "topics", "tip", "place", "language", "unsubscribe", "subscribe", "help")
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member", "poll_answer"]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    max_retry_after: float = 30.0  # a longer flood wait is not worth holding a resident's turn for
+    backoff: float = 0.5
+
+
+def file_base_url(base_url: str) -> str:
+    """https://api.telegram.org/bot -> https://api.telegram.org/file/bot (same for a proxy or fake)."""
+    head, sep, _ = base_url.rstrip("/").rpartition("/bot")
+    return f"{head}/file/bot" if sep else base_url.rstrip("/") + "/file/bot"
+
+
+class TelegramChannel:
+    def __init__(
+        self,
+        core: Core,
+        storage: Storage,
+        settings: Settings,
+        retry: RetryPolicy | None = None,
+        webhook: bool | None = None,
+    ) -> None:
+        self.core = core
+        self.storage = storage
+        self.settings = settings
+        self.retry = retry or RetryPolicy()
+        self.webhook = bool(settings.telegram_webhook_url) if webhook is None else webhook
+        self.application = self.build_application()
+
+    # -- composition -------------------------------------------------------------------------
+
+    def build_application(self) -> Application:
+        logs.protect(self.settings.telegram_token.value)
+        proxy = self.settings.telegram_proxy
+        builder = (
+            ApplicationBuilder()
+            .token(self.settings.telegram_token.value)
+            .base_url(self.settings.telegram_api_base_url)
+            .base_file_url(file_base_url(self.settings.telegram_api_base_url))
+            .request(_request(proxy, connections=256))
+            .get_updates_request(_request(proxy, connections=1, read_timeout=30.0))
+            .concurrent_updates(PerResidentUpdateProcessor(256))
+        )
+        if self.webhook:
+            builder = builder.updater(None)  # our aiohttp server feeds update_queue
+        application = builder.build()
+        # Order matters only between the two message handlers: text (commands included) first.
+        application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, self.on_text))
+        application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & ~filters.TEXT, self.on_other_message))
+        application.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, self.on_edited))
+        application.add_handler(CallbackQueryHandler(self.on_button))
+        application.add_handler(ChatMemberHandler(self.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+        application.add_error_handler(self.on_error)
+        return application
+
+    async def _register_commands(self, application: Application) -> None:
+        """Register the command menu in Chinese (default) and English."""
+        for language in LANGUAGES:
+            t = translator(language)
+            commands = [BotCommand(name, t(f"commands.{name}")) for name in COMMANDS]
+            code = None if language == "zh-CN" else language  # Telegram takes two-letter codes only
+            try:
+                await application.bot.set_my_commands(commands, language_code=code)
+            except TelegramError as exc:
+                log.warning("setMyCommands (%s) failed: %s", language, type(exc).__name__)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.application.initialize()
+        # We drive the lifecycle ourselves (several channels share one loop), so PTB's post_init
+        # hook, which only run_polling/run_webhook call, is not used.
+        await self._register_commands(self.application)
+        await self.application.start()
+        if not self.webhook and self.application.updater is not None:
+            await self.application.updater.start_polling(
+                poll_interval=0.0, timeout=10, allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1
+            )
+        log.info("telegram: serving @%s by %s", self.application.bot.username, "webhook" if self.webhook else "polling")
+
+    async def stop(self) -> None:
+        """Stop taking updates, finish the ones in hand, then close the HTTP clients."""
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    async def feed(self, data: dict[str, Any]) -> None:
+        """Webhook path: one update as Telegram posted it."""
+        update = Update.de_json(data, self.application.bot)
+        await self.application.update_queue.put(update)
+
+    # -- handlers ----------------------------------------------------------------------------
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user, chat = update.message, update.effective_user, update.effective_chat
+        if message is None or user is None or chat is None or message.text is None:
+            return
+        private = chat.type == ChatType.PRIVATE
+        if not private and not self._addressed_to_us(message.text):
+            return  # group chatter that is not a command for this bot
+        event = Incoming.from_text(
+            CHANNEL,
+            str(user.id),
+            message.text,
+            display_name=user.first_name or "",
+            language=user.language_code,
+            private_chat=private,
+        )
+        await self.core.respond(event, _Conversation(self, chat.id, user.id).send)
+
+    async def on_other_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user, chat = update.message, update.effective_user, update.effective_chat
+        if message is None or user is None or chat is None or chat.type != ChatType.PRIVATE:
+            return
+        if message.new_chat_members or message.left_chat_member or message.pinned_message:
+            return  # service messages are not residents talking
+        event = Incoming(CHANNEL, str(user.id), display_name=user.first_name or "", language=user.language_code)
+        await self.core.respond(event, _Conversation(self, chat.id, user.id).send)
+
+    async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An edited message was already answered in its first form; answering again would confuse."""
+        log.debug("ignored an edited message")
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query, user = update.callback_query, update.effective_user
+        if query is None or user is None:
+            return
+        conversation = _Conversation(self, None, user.id, query)
+        try:
+            message = query.message
+            chat_id = message.chat.id if message is not None else user.id
+            conversation.chat_id = chat_id
+            private = message is None or message.chat.type == ChatType.PRIVATE
+            event = Incoming(
+                CHANNEL,
+                str(user.id),
+                display_name=user.first_name or "",
+                language=user.language_code,
+                button=query.data or "",
+                private_chat=private,
+            )
+            await self.core.respond(event, conversation.send)
+        finally:
+            # Always answer, or the resident's button keeps spinning.
+            with contextlib.suppress(TelegramError):
+                await query.answer(text=conversation.toast[:200] if conversation.toast else None)
+
+    async def on_my_chat_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        member = update.my_chat_member
+        if member is None or member.chat.type != ChatType.PRIVATE:
+            return
+        status = member.new_chat_member.status
+        blocked = status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT)
+        await self.storage.set_blocked(CHANNEL, str(member.from_user.id), blocked)
+        log.info("telegram: a resident %s the bot", "blocked" if blocked else "unblocked")
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log first (no token: PTB's errors carry no URLs), then apologise to the resident."""
+        error = context.error
+        log.error("telegram: update failed: %s", type(error).__name__, exc_info=error)
+        if isinstance(update, Update) and update.effective_chat is not None and update.effective_user is not None:
+            t = translator(normalize_language(update.effective_user.language_code))
+            with contextlib.suppress(TelegramError):
+                await self.application.bot.send_message(update.effective_chat.id, t("fallback.error"))
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def _addressed_to_us(self, text: str) -> bool:
+        if not text.startswith("/"):
+            return False
+        head = text.split(maxsplit=1)[0]
+        _, at, mention = head.partition("@")
+        return not at or mention.lower() == (self.application.bot.username or "").lower()
+
+    async def deliver(self, call: Any, user_id: int) -> Message | bool:
+        """Run one Bot API call with the retry policy. False when it could not be delivered."""
+        for attempt in range(self.retry.attempts):
+            try:
+                result = await call()
+                return result if isinstance(result, Message) else True
+            except RetryAfter as exc:
+                wait = _seconds(exc.retry_after)
+                if wait > self.retry.max_retry_after:
+                    log.warning("telegram: flood wait %.0fs is too long; giving up this reply", wait)
+                    return False
+                await asyncio.sleep(wait)
+            except Forbidden:
+                await self.storage.set_blocked(CHANNEL, str(user_id), True)
+                log.info("telegram: a resident blocked the bot; marked blocked")
+                return False
+            except ChatMigrated:
+                return False
+            except BadRequest as exc:
+                if "not modified" in exc.message.lower():
+                    return True  # the screen already shows exactly this
+                raise
+            except NetworkError as exc:  # includes 5xx and timeouts
+                if attempt + 1 == self.retry.attempts:
+                    log.warning("telegram: giving up after %d attempts: %s", attempt + 1, type(exc).__name__)
+                    return False
+                await asyncio.sleep(self.retry.backoff * 2**attempt)
+        return False
+
+
+@dataclass
+class _Conversation:
+    """Sends one turn's replies to one chat; edits the pressed message where the core allows."""
+
+    channel: TelegramChannel
+    chat_id: int | None
+    user_id: int
+    query: CallbackQuery | None = None
+    toast: str | None = None
+    edited: bool = field(default=False)
+
+    async def send(self, reply: Reply) -> bool:
+        bot = self.channel.application.bot
+        deliver = self.channel.deliver
+        chat_id = self.chat_id if self.chat_id is not None else self.user_id
+        if isinstance(reply, Toast):
+            if self.query is not None:
+                self.toast = reply.text
+                return True
+            return bool(
+                await deliver(
+                    lambda: bot.send_message(chat_id, render.html_message(reply.text), parse_mode=ParseMode.HTML),
+                    self.user_id,
+                )
+            )
+        if isinstance(reply, Text):
+            return await self._send_text(reply, chat_id)
+        if isinstance(reply, Image):
+            return await self._send_image(reply, chat_id)
+        if isinstance(reply, Document):
+            return bool(
+                await deliver(
+                    lambda: bot.send_document(
+                        chat_id,
+                        document=reply.data,
+                        filename=reply.filename,
+                        caption=render.html_message(reply.caption)[: render.MAX_CAPTION] or None,
+                        parse_mode=ParseMode.HTML,
+                    ),
+                    self.user_id,
+                )
+            )
+        raise TypeError(f"unknown reply {type(reply).__name__}")
+
+    async def _send_text(self, reply: Text, chat_id: int) -> bool:
+        bot, deliver = self.channel.application.bot, self.channel.deliver
+        parts = render.message_parts(reply.body, reply.title)
+        markup = render.keyboard(reply.buttons)
+        message = self.query.message if self.query is not None else None
+        if reply.replace and not self.edited and len(parts) == 1 and isinstance(message, Message) and message.text:
+            self.edited = True
+            try:
+                return bool(
+                    await deliver(
+                        lambda: bot.edit_message_text(
+                            parts[0],
+                            chat_id=chat_id,
+                            message_id=message.message_id,
+                            parse_mode=ParseMode.HTML,
+                            reply_markup=markup,
+                        ),
+                        self.user_id,
+                    )
+                )
+            except BadRequest as exc:
+                log.debug("telegram: edit failed (%s); sending a new message", exc.message)
+        delivered = True
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            result = await deliver(
+                lambda part=part, last=last: bot.send_message(
+                    chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup if last else None
+                ),
+                self.user_id,
+            )
+            delivered = delivered and bool(result)
+            if not result:
+                break
+        return delivered
+
+    async def _send_image(self, reply: Image, chat_id: int) -> bool:
+        bot, deliver = self.channel.application.bot, self.channel.deliver
+        caption = render.html_message(reply.caption, reply.title)
+        markup = render.keyboard(reply.buttons)
+        fits = len(caption) <= render.MAX_CAPTION
+
+        async def send_photo() -> Message:
+            with reply.path.open("rb") as photo:
+                return await bot.send_photo(
+                    chat_id,
+                    photo=photo,
+                    caption=caption if fits else None,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup if fits else None,
+                )
+
+        if not await deliver(send_photo, self.user_id):
+            return False
+        if fits:
+            return True
+        return await self._send_text(Text(reply.caption, title=reply.title, buttons=reply.buttons), chat_id)
+
+
+def _request(proxy: str | None, connections: int, read_timeout: float = 5.0) -> Any:
+    if proxy and proxy.startswith("socks"):
+        # aiohttp has no SOCKS support of its own; PTB's httpx backend has it with the [socks] extra.
+        from telegram.request import HTTPXRequest
+
+        return HTTPXRequest(connection_pool_size=min(connections, 8), proxy=proxy, read_timeout=read_timeout)
+    return AiohttpRequest(connection_limit=connections, read_timeout=read_timeout, proxy=proxy)
+
+
+def _seconds(value: Any) -> float:
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
