@@ -52,6 +52,12 @@ def parse_admins(raw: str) -> frozenset[Identity]:
     return frozenset(admins)
 
 
+def _choice(value: str, variable: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{variable}={value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
 def read_dotenv(path: Path) -> dict[str, str]:
     """KEY=value lines; # comments and blank lines ignored; optional quotes stripped."""
     values: dict[str, str] = {}
@@ -82,6 +88,7 @@ class Settings:
     telegram_listen: str = "127.0.0.1:8443"
     telegram_webhook_secret: Secret = Secret("")
     telegram_proxy: str | None = None
+    telegram_http_backend: str = "aiohttp"  # or "httpx" (PTB's default); SOCKS proxies always use httpx
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -107,6 +114,9 @@ class Settings:
             telegram_listen=get("TELEGRAM_LISTEN") or defaults.telegram_listen,
             telegram_webhook_secret=Secret(get("TELEGRAM_WEBHOOK_SECRET") or ""),
             telegram_proxy=get("TELEGRAM_PROXY"),
+            telegram_http_backend=_choice(
+                get("TELEGRAM_HTTP_BACKEND") or "aiohttp", "TELEGRAM_HTTP_BACKEND", ("aiohttp", "httpx")
+            ),
         )
 
     def is_admin(self, channel: str, external_id: str) -> bool:

@@ -77,14 +77,14 @@ class TelegramChannel:
 
     def build_application(self) -> Application:
         logs.protect(self.settings.telegram_token.value)
-        proxy = self.settings.telegram_proxy
+        proxy, backend = self.settings.telegram_proxy, self.settings.telegram_http_backend
         builder = (
             ApplicationBuilder()
             .token(self.settings.telegram_token.value)
             .base_url(self.settings.telegram_api_base_url)
             .base_file_url(file_base_url(self.settings.telegram_api_base_url))
-            .request(_request(proxy, connections=256))
-            .get_updates_request(_request(proxy, connections=1, read_timeout=30.0))
+            .request(_request(backend, proxy, connections=256))
+            .get_updates_request(_request(backend, proxy, connections=1, read_timeout=30.0))
             .concurrent_updates(PerResidentUpdateProcessor(256))
         )
         if self.webhook:
@@ -353,12 +353,15 @@ class _Conversation:
         return await self._send_text(Text(reply.caption, title=reply.title, buttons=reply.buttons), chat_id)
 
 
-def _request(proxy: str | None, connections: int, read_timeout: float = 5.0) -> Any:
-    if proxy and proxy.startswith("socks"):
+def _request(backend: str, proxy: str | None, connections: int, read_timeout: float = 5.0) -> Any:
+    if backend == "httpx" or (proxy and proxy.startswith("socks")):
         # aiohttp has no SOCKS support of its own; PTB's httpx backend has it with the [socks] extra.
         from telegram.request import HTTPXRequest
 
-        return HTTPXRequest(connection_pool_size=min(connections, 8), proxy=proxy, read_timeout=read_timeout)
+        # A small pool: httpcore's per-request cost grows with the connections in flight.
+        return HTTPXRequest(
+            connection_pool_size=min(connections, 8), proxy=proxy, read_timeout=read_timeout, pool_timeout=None
+        )
     return AiohttpRequest(connection_limit=connections, read_timeout=read_timeout, proxy=proxy)
 
 

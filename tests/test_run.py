@@ -1,0 +1,102 @@
+"""`python -m bot run` as an operator starts it: a real process against the fake Bot API server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import CONTENT, REPO
+from .fakes.telegram_api import FakeTelegram
+from .test_telegram import button
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    server = FakeTelegram(token="123456:TEST")
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def start_bot(fake: FakeTelegram, tmp_path: Path, **extra: str) -> subprocess.Popen:
+    env = {
+        **os.environ, "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": fake.base_url,
+        "BOT_DB": str(tmp_path / "bot.sqlite3"), "BOT_CONTENT_DIR": str(CONTENT), "BOT_LOG_LEVEL": "INFO", **extra,
+    }
+    process = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    await fake.wait_for(lambda f: bool(f.sent("setMyCommands")) and (
+        bool(f.sent("getUpdates")) or bool(f.sent("setWebhook"))), timeout=20)
+    return process
+
+
+async def stop_bot(process: subprocess.Popen) -> str:
+    process.send_signal(signal.SIGTERM)
+    code = await asyncio.to_thread(process.wait, 20)
+    stderr = process.stderr.read() if process.stderr else ""
+    assert code == 0, stderr
+    return stderr
+
+
+async def test_run_serves_polling_and_stops_cleanly_on_sigterm(fake: FakeTelegram, tmp_path: Path) -> None:
+    process = await start_bot(fake, tmp_path)
+    try:
+        ann = fake.user(301, "Ann")
+        fake.send_text(ann, "/start")
+        calls = await fake.wait_sent("sendMessage", 2, chat_id=301, timeout=10)
+        assert "欢迎回来" not in calls[0].result["text"] and "您好，Ann" in calls[0].result["text"]
+        picker = calls[1].result
+        fake.press(ann, picker, button(picker, "青石村"))
+        await fake.wait_sent("answerCallbackQuery", 1)
+        menu = fake.last_message(301)
+        fake.press(ann, menu, button(menu, "普法专题"))
+        await fake.wait_sent("answerCallbackQuery", 2)
+        topics = fake.last_message(301)
+        fake.press(ann, topics, button(topics, "防溺水"))
+        await fake.wait_sent("answerCallbackQuery", 3)
+        tip = fake.last_message(301)
+        fake.press(ann, tip, button(tip, "下一条"))
+        await fake.wait_sent("answerCallbackQuery", 4)
+    finally:
+        stderr = await stop_bot(process)
+    assert fake.token not in stderr and fake.token.split(":")[1] not in stderr
+    rows = sqlite3.connect(tmp_path / "bot.sqlite3").execute(
+        "SELECT kind, topic_id, place_id, channel FROM reach_events").fetchall()
+    assert rows == [("tip", "drowning", "qingshi-village", "telegram")] * 2  # nothing lost at SIGTERM
+
+
+async def test_run_in_webhook_mode_checks_the_secret(fake: FakeTelegram, tmp_path: Path) -> None:
+    port = free_port()
+    process = await start_bot(
+        fake, tmp_path, TELEGRAM_WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/hook",
+        TELEGRAM_LISTEN=f"127.0.0.1:{port}",
+    )
+    try:
+        assert fake.webhook_url == f"http://127.0.0.1:{port}/telegram/hook"
+        assert fake.webhook_secret and len(fake.webhook_secret) >= 32  # generated when unset
+        assert not fake.sent("getUpdates")
+        bo = fake.user(302, "Bo")
+        update = fake.send_update({"message": fake._incoming(bo, None, {"text": "/help"})})
+        assert await fake.push_webhook(update, secret=None) == 403
+        assert await fake.push_webhook(update, secret="guess") == 403
+        assert await fake.push_webhook(update) == 200
+        calls = await fake.wait_sent("sendMessage", 1, chat_id=302, timeout=10)
+        assert "帮助" in calls[0].result["text"]
+    finally:
+        stderr = await stop_bot(process)
+    assert fake.webhook_secret not in stderr
