@@ -35,13 +35,26 @@ def free_port() -> int:
 
 async def start_bot(fake: FakeTelegram, tmp_path: Path, **extra: str) -> subprocess.Popen:
     env = {
-        **os.environ, "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": fake.base_url,
-        "BOT_DB": str(tmp_path / "bot.sqlite3"), "BOT_CONTENT_DIR": str(CONTENT), "BOT_LOG_LEVEL": "INFO", **extra,
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": fake.token,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "BOT_DB": str(tmp_path / "bot.sqlite3"),
+        "BOT_CONTENT_DIR": str(CONTENT),
+        "BOT_LOG_LEVEL": "INFO",
+        **extra,
     }
-    process = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    await fake.wait_for(lambda f: bool(f.sent("setMyCommands")) and (
-        bool(f.sent("getUpdates")) or bool(f.sent("setWebhook"))), timeout=20)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    await fake.wait_for(
+        lambda f: bool(f.sent("setMyCommands")) and (bool(f.sent("getUpdates")) or bool(f.sent("setWebhook"))),
+        timeout=20,
+    )
     return process
 
 
@@ -75,15 +88,20 @@ async def test_run_serves_polling_and_stops_cleanly_on_sigterm(fake: FakeTelegra
     finally:
         stderr = await stop_bot(process)
     assert fake.token not in stderr and fake.token.split(":")[1] not in stderr
-    rows = sqlite3.connect(tmp_path / "bot.sqlite3").execute(
-        "SELECT kind, topic_id, place_id, channel FROM reach_events").fetchall()
+    rows = (
+        sqlite3.connect(tmp_path / "bot.sqlite3")
+        .execute("SELECT kind, topic_id, place_id, channel FROM reach_events")
+        .fetchall()
+    )
     assert rows == [("tip", "drowning", "qingshi-village", "telegram")] * 2  # nothing lost at SIGTERM
 
 
 async def test_run_in_webhook_mode_checks_the_secret(fake: FakeTelegram, tmp_path: Path) -> None:
     port = free_port()
     process = await start_bot(
-        fake, tmp_path, TELEGRAM_WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/hook",
+        fake,
+        tmp_path,
+        TELEGRAM_WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/hook",
         TELEGRAM_LISTEN=f"127.0.0.1:{port}",
     )
     try:
