@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CONTENT, REPO
+from .conftest import CONTENT
 from .fakes.telegram_api import FakeTelegram
 from .test_telegram import button
 
@@ -43,7 +43,7 @@ async def start_bot(fake: FakeTelegram, tmp_path: Path, **extra: str) -> subproc
         "BOT_LOG_LEVEL": "INFO",
         **extra,
     }
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once; we wait with to_thread
         [sys.executable, "-m", "bot", "run"],
         env=env,
         cwd=tmp_path,
