@@ -58,6 +58,16 @@ def _choice(value: str, variable: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def _flag(value: str | None, variable: str) -> bool:
+    if value is None:
+        return False
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{variable}={value!r} is not a yes/no value (use 1 or 0)")
+
+
 def read_dotenv(path: Path) -> dict[str, str]:
     """KEY=value lines; # comments and blank lines ignored; optional quotes stripped."""
     values: dict[str, str] = {}
@@ -89,6 +99,7 @@ class Settings:
     telegram_webhook_secret: Secret = Secret("")
     telegram_proxy: str | None = None
     telegram_http_backend: str = "aiohttp"  # or "httpx" (PTB's default); SOCKS proxies always use httpx
+    telegram_quiz_polls: bool = False  # quiz questions as native Telegram quiz polls instead of buttons
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -114,6 +125,7 @@ class Settings:
             telegram_listen=get("TELEGRAM_LISTEN") or defaults.telegram_listen,
             telegram_webhook_secret=Secret(get("TELEGRAM_WEBHOOK_SECRET") or ""),
             telegram_proxy=get("TELEGRAM_PROXY"),
+            telegram_quiz_polls=_flag(get("TELEGRAM_QUIZ_POLLS"), "TELEGRAM_QUIZ_POLLS"),
             telegram_http_backend=_choice(
                 get("TELEGRAM_HTTP_BACKEND") or "aiohttp", "TELEGRAM_HTTP_BACKEND", ("aiohttp", "httpx")
             ),

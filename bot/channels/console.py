@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.core.engine import Core
-from bot.core.events import Button, Document, Image, Incoming, Reply, Text, Toast
+from bot.core.events import Button, Document, Image, Incoming, Question, Reply, Text, Toast
 from bot.i18n import normalize_language, translator
 
 CHANNEL = "console"
@@ -92,7 +92,7 @@ class ConsoleChat:
         t = translator(normalize_language(self.language))
         if isinstance(reply, Toast):
             self._print(f"  ✓ {reply.text}")
-        elif isinstance(reply, Text):
+        elif isinstance(reply, Text | Question):
             self._print("")
             if reply.title:
                 self._print(f"【{reply.title}】")

@@ -32,7 +32,8 @@ class Citation:
 
     def render(self) -> str:
         """《反电信网络诈骗法》第三十八条 — the form residents see."""
-        return f"《{self.law.short}》{self.article or ''}"
+        name = self.law.short if "《" in self.law.short else f"《{self.law.short}》"
+        return f"{name}{self.article or ''}"
 
 
 @dataclass(frozen=True)

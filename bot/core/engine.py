@@ -21,6 +21,7 @@ from bot.content.store import ContentStore
 from bot.core import screens
 from bot.core.events import Button, Incoming, Reply, Text, Toast
 from bot.core.payloads import Action, Payload, decode, encode
+from bot.core.quiz import QuizContext, QuizFlows
 from bot.i18n import Translator, normalize_language, translator
 from bot.storage import ReachEvent, Resident, Storage
 
@@ -59,6 +60,11 @@ class Core:
         self.content = content
         self.settings = settings
         self._today = today
+        self.quiz = QuizFlows(
+            storage,
+            town=lambda catalog: settings.town or catalog.town,
+            certificates=settings.db_path.parent / "certificates",
+        )
         self._commands: dict[str, Callable[[Turn], Awaitable[list[Reply]]]] = {
             "start": self._start,
             "menu": self._menu,
@@ -71,12 +77,44 @@ class Core:
             "subscribe": self._subscribe,
             "unsubscribe": self._subscriptions,
             "help": self._help,
+            "quiz": lambda turn: self.quiz.command(self._quiz_ctx(turn), turn.event.args),
+            "daily": lambda turn: self.quiz.daily(self._quiz_ctx(turn)),
+            "review": lambda turn: self.quiz.review(self._quiz_ctx(turn)),
+            "rank": lambda turn: self.quiz.rank(self._quiz_ctx(turn)),
+            "certificate": lambda turn: self.quiz.certificate(self._quiz_ctx(turn)),
+            "nickname": lambda turn: self.quiz.nickname(self._quiz_ctx(turn), turn.event.args),
         }
         self._admin_commands: dict[str, Callable[[Turn], Awaitable[list[Reply]]]] = {
             "admin": self._admin,
             "reload": self._reload,
         }
-        self._private_only = {"place", "language", "subscribe", "unsubscribe", "settings"}
+        # Quizzes and settings belong in a private chat; a group gets a polite pointer instead.
+        self._private_only = {
+            "place",
+            "language",
+            "subscribe",
+            "unsubscribe",
+            "settings",
+            "quiz",
+            "daily",
+            "review",
+            "certificate",
+            "nickname",
+        }
+        self._private_buttons = {
+            Action.QUIZ_MENU,
+            Action.QUIZ_TOPIC,
+            Action.QUIZ_ANSWER,
+            Action.DAILY_QUIZ,
+            Action.REVIEW,
+            Action.CERTIFICATE,
+            Action.SET_PLACE,
+            Action.PLACES,
+            Action.SET_LANGUAGE,
+            Action.TOGGLE_TOPIC,
+            Action.UNSUBSCRIBE_ALL,
+            Action.SUBSCRIBE_ALL,
+        }
         self._buttons: dict[Action, Callable[[Turn, Payload], Awaitable[list[Reply]]]] = {
             Action.MENU: lambda turn, p: self._menu(turn, replace=True),
             Action.TOPICS: lambda turn, p: self._topics(turn, replace=True),
@@ -95,6 +133,13 @@ class Core:
             Action.TOGGLE_TOPIC: self._toggle_topic,
             Action.HELP: lambda turn, p: self._help(turn),
             Action.ADMIN_RELOAD: lambda turn, p: self._reload(turn),
+            Action.QUIZ_MENU: lambda turn, p: self.quiz.menu(self._quiz_ctx(turn), replace=True),
+            Action.QUIZ_TOPIC: self._start_topic_quiz,
+            Action.QUIZ_ANSWER: self._answer,
+            Action.DAILY_QUIZ: lambda turn, p: self.quiz.daily(self._quiz_ctx(turn)),
+            Action.REVIEW: lambda turn, p: self.quiz.review(self._quiz_ctx(turn)),
+            Action.RANK: lambda turn, p: self.quiz.rank(self._quiz_ctx(turn)),
+            Action.CERTIFICATE: lambda turn, p: self.quiz.certificate(self._quiz_ctx(turn)),
         }
 
     # -- entry points ------------------------------------------------------------------------
@@ -154,6 +199,8 @@ class Core:
                 return self._stale(turn)
             if payload.action is Action.ADMIN_RELOAD and not self._is_admin(turn):
                 return self._stale(turn)
+            if payload.action in self._private_buttons and not event.private_chat:
+                return [Text(turn.t("fallback.private_only"))]
             return await self._buttons[payload.action](turn, payload)
         if event.command is not None:
             handler = self._commands.get(event.command)
@@ -307,6 +354,18 @@ class Core:
             Toast(turn.t(key, topic=topic.title)),
             screens.subscriptions_view(turn.t, turn.catalog, turn.resident.subscribed, optouts, replace=True),
         ]
+
+    async def _start_topic_quiz(self, turn: Turn, payload: Payload) -> list[Reply]:
+        replies = await self.quiz.start_topic(self._quiz_ctx(turn), payload.arg)
+        return self._stale(turn) if replies is None else replies
+
+    async def _answer(self, turn: Turn, payload: Payload) -> list[Reply]:
+        if not all(arg.isdigit() for arg in payload.args):
+            return self._stale(turn)
+        return await self.quiz.answer(self._quiz_ctx(turn), payload)
+
+    def _quiz_ctx(self, turn: Turn) -> QuizContext:
+        return QuizContext(turn.resident, turn.t, turn.catalog, turn.today, turn.event.channel)
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -83,6 +83,42 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Question:
+    """A quiz question. Channels show `options` as buttons (payload per option) or as a native quiz."""
+
+    text: str
+    options: tuple[str, ...]  # in the order shown
+    payloads: tuple[str, ...]  # one per option
+    correct: int  # index into `options` (for native quiz polls)
+    explanation: str
+    title: str | None = None
+    extra_buttons: Keyboard = ()
+    delivery: Delivery | None = None
+
+    LABEL_MAX = 24  # longer options are cut on the button and written out in full in `body`
+
+    @property
+    def buttons(self) -> Keyboard:
+        rows = tuple(
+            (Button(f"{'ABCD'[i]}. {_cut(option, self.LABEL_MAX)}", payload),)
+            for i, (option, payload) in enumerate(zip(self.options, self.payloads, strict=True))
+        )
+        return rows + self.extra_buttons
+
+    @property
+    def body(self) -> str:
+        """The question as text; options are listed when a button cannot show them whole."""
+        if all(len(option) <= self.LABEL_MAX for option in self.options):
+            return self.text
+        listed = "\n".join(f"{'ABCD'[i]}. {option}" for i, option in enumerate(self.options))
+        return f"{self.text}\n\n{listed}"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
 class Toast:
     """A short acknowledgement of a button press (Telegram shows it as a callback answer)."""
 
@@ -90,4 +126,4 @@ class Toast:
     delivery: Delivery | None = None
 
 
-Reply = Text | Image | Document | Toast
+Reply = Text | Image | Document | Question | Toast

@@ -34,6 +34,14 @@ class Action(StrEnum):
     TOGGLE_TOPIC = "tt"  # topic_id
     HELP = "h"
     ADMIN_RELOAD = "ar"
+    QUIZ_MENU = "q"
+    QUIZ_TOPIC = "qt"  # topic_id: start a topic quiz
+    QUIZ_ANSWER = "qa"  # session id, position, shown option index
+    QUIZ_RESUME = "qr"
+    DAILY_QUIZ = "qd"
+    REVIEW = "qw"
+    RANK = "rk"
+    CERTIFICATE = "ct"
 
 
 ARITY: dict[Action, int] = {
@@ -43,6 +51,8 @@ ARITY: dict[Action, int] = {
     Action.SET_PLACE: 1,
     Action.SET_LANGUAGE: 1,
     Action.TOGGLE_TOPIC: 1,
+    Action.QUIZ_TOPIC: 1,
+    Action.QUIZ_ANSWER: 3,
 }
 
 

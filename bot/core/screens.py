@@ -13,7 +13,7 @@ from bot.i18n import LANGUAGES, Translator
 PLACES_PER_PAGE = 10
 
 
-def _rows(buttons: list[Button], per_row: int = 2) -> Keyboard:
+def rows(buttons: list[Button], per_row: int = 2) -> Keyboard:
     return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))
 
 
@@ -24,6 +24,7 @@ def menu_button(t: Translator) -> Button:
 def main_menu(t: Translator, replace: bool = False) -> Text:
     buttons = (
         (Button(t("menu.topics"), encode(Action.TOPICS)), Button(t("menu.daily"), encode(Action.DAILY))),
+        (Button(t("quiz.entry"), encode(Action.QUIZ_MENU)), Button(t("quiz.daily"), encode(Action.DAILY_QUIZ))),
         (
             Button(t("menu.settings"), encode(Action.SETTINGS)),
             Button(t("menu.subscriptions"), encode(Action.SUBSCRIPTIONS)),
@@ -39,7 +40,7 @@ def topics_list(t: Translator, catalog: Catalog, today: dt.date, replace: bool =
         return Text(t("topics.empty"), buttons=((menu_button(t),),))
     buttons = [Button(topic.label(t.language), encode(Action.TOPIC, topic.id)) for topic in topics]
     return Text(
-        t("topics.prompt"), title=t("topics.title"), buttons=(*_rows(buttons), (menu_button(t),)), replace=replace
+        t("topics.prompt"), title=t("topics.title"), buttons=(*rows(buttons), (menu_button(t),)), replace=replace
     )
 
 
@@ -97,7 +98,7 @@ def place_picker(t: Translator, catalog: Catalog, page: int, onboarding: bool) -
         extra.append(Button(t("place.more"), encode(Action.PLACES, page + 1)))
     extra.append(Button(t("place.skip"), encode(Action.SKIP_PLACE)) if onboarding else menu_button(t))
     prompt = t("place.ask") if onboarding else t("place.ask_change")
-    return Text(prompt, buttons=(*_rows(buttons), tuple(extra)), replace=not onboarding and page > 0)
+    return Text(prompt, buttons=(*rows(buttons), tuple(extra)), replace=not onboarding and page > 0)
 
 
 def _place_label(place: Place) -> str:
@@ -157,9 +158,7 @@ def subscriptions_view(
         else Button(t("subscriptions.subscribe_all"), encode(Action.SUBSCRIBE_ALL))
     )
     body = f"{status}\n{t('subscriptions.hint')}" if subscribed else status
-    return Text(
-        body, title=t("subscriptions.title"), buttons=(*_rows(buttons), (bulk, menu_button(t))), replace=replace
-    )
+    return Text(body, title=t("subscriptions.title"), buttons=(*rows(buttons), (bulk, menu_button(t))), replace=replace)
 
 
 def help_view(t: Translator) -> Text:

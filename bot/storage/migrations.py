@@ -62,4 +62,52 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX reach_events_resident ON reach_events (resident_id, ts);
         """,
     ),
+    Migration(
+        2,
+        "quizzes, leaderboard names and certificates",
+        """
+        ALTER TABLE residents ADD COLUMN public_name TEXT;  -- opt-in name on leaderboards and certificates
+
+        -- One quiz a resident takes. question_ids and option_orders are JSON lists fixed at the start, so
+        -- a restart resumes exactly the same question with the same option order.
+        CREATE TABLE quiz_sessions (
+            id INTEGER PRIMARY KEY,
+            resident_id INTEGER NOT NULL REFERENCES residents(id),
+            mode TEXT NOT NULL CHECK (mode IN ('topic', 'daily', 'review')),
+            topic_id TEXT,
+            day TEXT,                                -- YYYY-MM-DD of a daily quiz
+            question_ids TEXT NOT NULL,
+            option_orders TEXT NOT NULL,
+            position INTEGER NOT NULL DEFAULT 0,     -- index of the question being asked
+            correct INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'finished', 'abandoned')),
+            place_id TEXT,                           -- the resident's place when the quiz started
+            channel TEXT NOT NULL,
+            started_at INTEGER NOT NULL,
+            finished_at INTEGER
+        );
+        CREATE INDEX quiz_sessions_resident ON quiz_sessions (resident_id, status);
+        CREATE UNIQUE INDEX quiz_sessions_one_daily ON quiz_sessions (resident_id, day) WHERE mode = 'daily';
+
+        -- The primary key makes a double tap on an answer count once.
+        CREATE TABLE quiz_answers (
+            session_id INTEGER NOT NULL REFERENCES quiz_sessions(id),
+            position INTEGER NOT NULL,
+            resident_id INTEGER NOT NULL REFERENCES residents(id),
+            question_id TEXT NOT NULL,
+            chosen INTEGER NOT NULL,                 -- index into the question's options as written
+            correct INTEGER NOT NULL,
+            answered_at INTEGER NOT NULL,
+            PRIMARY KEY (session_id, position)
+        );
+        CREATE INDEX quiz_answers_resident ON quiz_answers (resident_id, question_id, answered_at);
+
+        -- Native quiz polls: which button payload each poll option stands for (channel-neutral).
+        CREATE TABLE poll_payloads (
+            poll_id TEXT PRIMARY KEY,
+            payloads TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        """,
+    ),
 )

@@ -22,6 +22,7 @@ from typing import Any
 import aiosqlite
 
 from bot.storage.migrations import MIGRATIONS, Migration
+from bot.storage.quizzes import QuizStore
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class Resident:
     blocked: bool
     first_seen: int
     last_seen: int
+    public_name: str | None = None  # opt-in name for leaderboards and certificates
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ _INSERT_EVENT = (
     f"INSERT INTO reach_events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"  # noqa: S608
 )
 EVENT_KINDS = frozenset({"tip", "quiz_question", "quiz_answer", "broadcast", "answer"})
-_UPDATABLE = {"display_name", "language", "place_id", "place_asked", "subscribed", "blocked"}
+_UPDATABLE = {"display_name", "language", "place_id", "place_asked", "subscribed", "blocked", "public_name"}
 
 
 class Storage:
@@ -97,6 +99,7 @@ class Storage:
         self._flush_timer: asyncio.TimerHandle | None = None
         self._flush_task: asyncio.Task[None] | None = None
         self._closed = False
+        self.quizzes = QuizStore(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -387,6 +390,7 @@ def _resident(row: aiosqlite.Row) -> Resident:
         blocked=bool(row["blocked"]),
         first_seen=row["first_seen"],
         last_seen=row["last_seen"],
+        public_name=row["public_name"],
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from telegram.ext import (
     ChatMemberHandler,
     ContextTypes,
     MessageHandler,
+    PollAnswerHandler,
     filters,
 )
 
@@ -33,14 +35,30 @@ from bot.channels.telegram.ordering import PerResidentUpdateProcessor
 from bot.channels.telegram.request import AiohttpRequest
 from bot.config import Settings
 from bot.core.engine import Core
-from bot.core.events import Document, Image, Incoming, Reply, Text, Toast
+from bot.core.events import Document, Image, Incoming, Question, Reply, Text, Toast
 from bot.i18n import LANGUAGES, normalize_language, translator
 from bot.storage import Storage
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
-COMMANDS = ("start", "menu", "topics", "tip", "place", "language", "unsubscribe", "subscribe", "help")
+COMMANDS = (
+    "start",
+    "menu",
+    "topics",
+    "tip",
+    "quiz",
+    "daily",
+    "review",
+    "rank",
+    "certificate",
+    "nickname",
+    "place",
+    "language",
+    "unsubscribe",
+    "subscribe",
+    "help",
+)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member", "poll_answer"]
 
 
@@ -96,6 +114,7 @@ class TelegramChannel:
         application.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, self.on_edited))
         application.add_handler(CallbackQueryHandler(self.on_button))
         application.add_handler(ChatMemberHandler(self.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+        application.add_handler(PollAnswerHandler(self.on_poll_answer))
         application.add_error_handler(self.on_error)
         return application
 
@@ -193,6 +212,24 @@ class TelegramChannel:
             with contextlib.suppress(TelegramError):
                 await query.answer(text=conversation.toast[:200] if conversation.toast else None)
 
+    async def on_poll_answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A vote in a native quiz poll is the same as pressing that option's button."""
+        answer = update.poll_answer
+        if answer is None or answer.user is None or not answer.option_ids:
+            return
+        payloads = await self.storage.quizzes.poll_payloads(answer.poll_id)
+        if payloads is None or not 0 <= answer.option_ids[0] < len(payloads):
+            return
+        user = answer.user
+        event = Incoming(
+            CHANNEL,
+            str(user.id),
+            display_name=user.first_name or "",
+            language=user.language_code,
+            button=payloads[answer.option_ids[0]],
+        )
+        await self.core.respond(event, _Conversation(self, user.id, user.id).send)
+
     async def on_my_chat_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         member = update.my_chat_member
         if member is None or member.chat.type != ChatType.PRIVATE:
@@ -277,6 +314,10 @@ class _Conversation:
             )
         if isinstance(reply, Text):
             return await self._send_text(reply, chat_id)
+        if isinstance(reply, Question):
+            if self.channel.settings.telegram_quiz_polls and _fits_poll(reply):
+                return await self._send_poll(reply, chat_id)
+            return await self._send_text(Text(reply.body, title=reply.title, buttons=reply.buttons), chat_id)
         if isinstance(reply, Image):
             return await self._send_image(reply, chat_id)
         if isinstance(reply, Document):
@@ -330,6 +371,27 @@ class _Conversation:
                 break
         return delivered
 
+    async def _send_poll(self, reply: Question, chat_id: int) -> bool:
+        """A native quiz poll; non-anonymous, so each vote is attributable to its resident."""
+        bot, deliver = self.channel.application.bot, self.channel.deliver
+        question = f"{reply.title}\n{reply.text}" if reply.title else reply.text
+        message = await deliver(
+            lambda: bot.send_poll(
+                chat_id,
+                question=question[:300],
+                options=list(reply.options),
+                type="quiz",
+                is_anonymous=False,
+                correct_option_id=reply.correct,
+                explanation=reply.explanation[:200],
+            ),
+            self.user_id,
+        )
+        if not isinstance(message, Message) or message.poll is None:
+            return False
+        await self.channel.storage.quizzes.save_poll(message.poll.id, list(reply.payloads), int(time.time()))
+        return True
+
     async def _send_image(self, reply: Image, chat_id: int) -> bool:
         bot, deliver = self.channel.application.bot, self.channel.deliver
         caption = render.html_message(reply.caption, reply.title)
@@ -363,6 +425,12 @@ def _request(backend: str, proxy: str | None, connections: int, read_timeout: fl
             connection_pool_size=min(connections, 8), proxy=proxy, read_timeout=read_timeout, pool_timeout=None
         )
     return AiohttpRequest(connection_limit=connections, read_timeout=read_timeout, proxy=proxy)
+
+
+def _fits_poll(reply: Question) -> bool:
+    """Telegram's quiz limits: question ≤ 300, options ≤ 100 each, explanation ≤ 200 characters."""
+    question = len(reply.text) + (len(reply.title) + 1 if reply.title else 0)
+    return question <= 300 and all(len(o) <= 100 for o in reply.options) and len(reply.explanation) <= 200
 
 
 def _seconds(value: Any) -> float:
