@@ -12,6 +12,7 @@ Pillow/matplotlib.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from fontTools import subset
@@ -30,10 +31,8 @@ def gb2312() -> set[str]:
     chars = set()
     for high in range(0xA1, 0xF8):
         for low in range(0xA1, 0xFF):
-            try:
+            with contextlib.suppress(UnicodeDecodeError):
                 chars.add(bytes([high, low]).decode("gb2312"))
-            except UnicodeDecodeError:
-                pass
     return chars
 
 
