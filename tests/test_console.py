@@ -145,3 +145,21 @@ def test_sigterm_mid_session_loses_no_event(tmp_path: Path) -> None:
     raw = sqlite3.connect(db)
     assert raw.execute("SELECT COUNT(*) FROM reach_events WHERE kind = 'tip'").fetchone()[0] == 2
     raw.close()
+
+
+def test_console_topic_quiz_shows_explanations_score_and_records_events(tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    result = chat(db, ["/quiz 宪法", "1", "1", "1", "1", "1"], "quizzer")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("解析：") == 5 and out.count("依据：") == 5
+    assert "【答题完成】" in out and "得分：" in out
+    verdicts = re.findall(r"【(✓ 答对了！|✗ 答错了。正确答案：[^】]+)】", out)
+    assert len(verdicts) == 5
+    raw = sqlite3.connect(db)
+    rows = raw.execute("SELECT kind, item_id, correct FROM reach_events ORDER BY id").fetchall()
+    assert [r[0] for r in rows] == ["quiz_question", "quiz_answer"] * 5
+    assert [bool(r[2]) for r in rows[1::2]] == [v.startswith("✓") for v in verdicts]
+    score = re.search(r"得分：(\d)/5", out)
+    assert score and int(score.group(1)) == sum(v.startswith("✓") for v in verdicts)
+    raw.close()
