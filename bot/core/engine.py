@@ -171,7 +171,7 @@ class Core:
         """Never raises for a resident's input: failures become a short apology."""
         try:
             resident, created = await self.storage.get_or_create_resident(
-                event.channel, event.user_id, event.display_name
+                event.channel, event.user_id, event.display_name, normalize_language(event.language)
             )
         except Exception:
             log.exception("could not load resident %s:%s", event.channel, _mask(event.user_id))

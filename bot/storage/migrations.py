@@ -110,4 +110,60 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        3,
+        "broadcasts, their recipients, campaign occurrences and admin drafts",
+        """
+        -- A broadcast: content, audience (JSON filters) and when to send. `occurrence` is set for
+        -- calendar campaigns ("campaign-id@YYYY-MM-DD"); UNIQUE makes each occurrence fire once, across
+        -- restarts and across several bot processes on one database.
+        CREATE TABLE broadcasts (
+            id INTEGER PRIMARY KEY,
+            created_at INTEGER NOT NULL,
+            created_by TEXT NOT NULL,
+            item_id TEXT,
+            text TEXT,
+            image TEXT,
+            topic_id TEXT,
+            audience TEXT NOT NULL,
+            send_at INTEGER NOT NULL,
+            status TEXT NOT NULL DEFAULT 'scheduled'
+                CHECK (status IN ('scheduled', 'sending', 'done', 'cancelled')),
+            campaign_id TEXT,
+            occurrence TEXT UNIQUE,
+            targeted INTEGER NOT NULL DEFAULT 0,
+            lease_owner TEXT,                  -- the process sending it
+            lease_until INTEGER,               -- another process may take over after this
+            started_at INTEGER,
+            finished_at INTEGER
+        );
+        CREATE INDEX broadcasts_due ON broadcasts (status, send_at);
+
+        -- The persisted queue: one row per recipient, ending delivered, blocked, failed or cancelled.
+        CREATE TABLE broadcast_recipients (
+            broadcast_id INTEGER NOT NULL REFERENCES broadcasts(id),
+            resident_id INTEGER NOT NULL REFERENCES residents(id),
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'delivered', 'blocked', 'failed', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            reason TEXT,
+            updated_at INTEGER,
+            PRIMARY KEY (broadcast_id, resident_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX broadcast_recipients_status ON broadcast_recipients (broadcast_id, status);
+
+        -- An admin's /broadcast dialog in progress, so a restart does not lose it.
+        CREATE TABLE admin_drafts (
+            resident_id INTEGER PRIMARY KEY REFERENCES residents(id),
+            data TEXT NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+
+        -- Notices already given (e.g. "campaign content missing"), so each is given once.
+        CREATE TABLE admin_notices (
+            key TEXT PRIMARY KEY,
+            created_at INTEGER NOT NULL
+        );
+        """,
+    ),
 )

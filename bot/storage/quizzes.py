@@ -119,18 +119,18 @@ class QuizStore:
         return await self.session(int(session_id))
 
     async def session(self, session_id: int) -> QuizSession | None:
-        return await self._one(f"SELECT {_COLUMNS} FROM quiz_sessions WHERE id = ?", (session_id,))  # noqa: S608
+        return await self._one(f"SELECT {_COLUMNS} FROM quiz_sessions WHERE id = ?", (session_id,))
 
     async def active(self, resident_id: int) -> QuizSession | None:
         return await self._one(
-            f"SELECT {_COLUMNS} FROM quiz_sessions WHERE resident_id = ? AND status = 'active'"  # noqa: S608
+            f"SELECT {_COLUMNS} FROM quiz_sessions WHERE resident_id = ? AND status = 'active'"
             " ORDER BY id DESC LIMIT 1",
             (resident_id,),
         )
 
     async def daily(self, resident_id: int, day: str) -> QuizSession | None:
         return await self._one(
-            f"SELECT {_COLUMNS} FROM quiz_sessions WHERE resident_id = ? AND mode = 'daily' AND day = ?",  # noqa: S608
+            f"SELECT {_COLUMNS} FROM quiz_sessions WHERE resident_id = ? AND mode = 'daily' AND day = ?",
             (resident_id, day),
         )
 
@@ -206,7 +206,7 @@ class QuizStore:
 
     async def place_scores(self) -> list[PlaceScore]:
         async with self._db.execute(
-            "SELECT place_id, COUNT(DISTINCT resident_id),"  # noqa: S608 - _SCORED is a constant
+            "SELECT place_id, COUNT(DISTINCT resident_id),"
             " AVG(CAST(correct AS REAL) / json_array_length(question_ids))"
             f" FROM quiz_sessions WHERE {_SCORED} AND place_id IS NOT NULL GROUP BY place_id"
         ) as cursor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import sqlite3
 import time
@@ -21,6 +22,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.storage.broadcasts import BroadcastStore
 from bot.storage.migrations import MIGRATIONS, Migration
 from bot.storage.quizzes import QuizStore
 
@@ -75,7 +77,7 @@ _EVENT_COLUMNS = (
     "correct",
 )
 _INSERT_EVENT = (
-    f"INSERT INTO reach_events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"  # noqa: S608
+    f"INSERT INTO reach_events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
 )
 EVENT_KINDS = frozenset({"tip", "quiz_question", "quiz_answer", "broadcast", "answer"})
 _UPDATABLE = {"display_name", "language", "place_id", "place_asked", "subscribed", "blocked", "public_name"}
@@ -100,6 +102,7 @@ class Storage:
         self._flush_task: asyncio.Task[None] | None = None
         self._closed = False
         self.quizzes = QuizStore(self)
+        self.broadcasts = BroadcastStore(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -167,7 +170,7 @@ class Storage:
     # -- residents ---------------------------------------------------------------------------
 
     async def get_or_create_resident(
-        self, channel: str, external_id: str, display_name: str = ""
+        self, channel: str, external_id: str, display_name: str = "", language: str | None = None
     ) -> tuple[Resident, bool]:
         """The resident for this channel identity; `created` is True on first contact."""
         now = int(self._clock())
@@ -179,9 +182,9 @@ class Storage:
         async with self.atomic() as db:
             # INSERT OR IGNORE: two first messages racing from the same person create one row.
             cursor = await db.execute(
-                "INSERT OR IGNORE INTO residents (channel, external_id, display_name, first_seen, last_seen)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (channel, external_id, display_name[:64], now, now),
+                "INSERT OR IGNORE INTO residents (channel, external_id, display_name, language, first_seen, last_seen)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (channel, external_id, display_name[:64], language, now, now),
             )
             created = cursor.rowcount == 1
         resident = await self.find_resident(channel, external_id)
@@ -191,7 +194,7 @@ class Storage:
 
     async def find_resident(self, channel: str, external_id: str) -> Resident | None:
         async with self._db.execute(
-            f"SELECT {_RESIDENT_COLUMNS} FROM residents WHERE channel = ? AND external_id = ?",  # noqa: S608
+            f"SELECT {_RESIDENT_COLUMNS} FROM residents WHERE channel = ? AND external_id = ?",
             (channel, external_id),
         ) as cursor:
             row = await cursor.fetchone()
@@ -199,7 +202,7 @@ class Storage:
 
     async def resident(self, resident_id: int) -> Resident | None:
         async with self._db.execute(
-            f"SELECT {_RESIDENT_COLUMNS} FROM residents WHERE id = ?",  # noqa: S608 - fixed column list
+            f"SELECT {_RESIDENT_COLUMNS} FROM residents WHERE id = ?",
             (resident_id,),
         ) as cursor:
             row = await cursor.fetchone()
@@ -215,7 +218,7 @@ class Storage:
         assignments = ", ".join(f"{name} = ?" for name in changes)
         async with self.atomic() as db:
             await db.execute(
-                f"UPDATE residents SET {assignments} WHERE id = ?",  # noqa: S608
+                f"UPDATE residents SET {assignments} WHERE id = ?",
                 (*(_to_sql(v) for v in changes.values()), resident_id),
             )
 
@@ -227,6 +230,22 @@ class Storage:
                 (int(blocked), channel, external_id),
             )
         return cursor.rowcount > 0
+
+    async def draft(self, resident_id: int) -> dict[str, Any] | None:
+        async with self._db.execute("SELECT data FROM admin_drafts WHERE resident_id = ?", (resident_id,)) as cursor:
+            row = await cursor.fetchone()
+        return json.loads(row[0]) if row else None
+
+    async def save_draft(self, resident_id: int, data: dict[str, Any] | None) -> None:
+        """Keep (or, with None, drop) an admin's dialog state across restarts."""
+        async with self.atomic() as db:
+            if data is None:
+                await db.execute("DELETE FROM admin_drafts WHERE resident_id = ?", (resident_id,))
+            else:
+                await db.execute(
+                    "INSERT OR REPLACE INTO admin_drafts (resident_id, data, updated_at) VALUES (?, ?, ?)",
+                    (resident_id, json.dumps(data, ensure_ascii=False), int(self._clock())),
+                )
 
     async def unsubscribed_topics(self, resident_id: int) -> set[str]:
         async with self._db.execute(
@@ -259,22 +278,7 @@ class Storage:
             raise RuntimeError("storage is closed")
         if event.kind not in EVENT_KINDS:
             raise ValueError(f"unknown reach event kind {event.kind!r}")
-        ts = event.ts if event.ts is not None else int(self._clock())
-        correct = None if event.correct is None else int(event.correct)
-        self._pending.append(
-            (
-                ts,
-                event.resident_id,
-                event.channel,
-                event.kind,
-                event.topic_id,
-                event.item_id,
-                event.place_id,
-                event.campaign_id,
-                event.broadcast_id,
-                correct,
-            )
-        )
+        self._pending.append(event_row(event, int(self._clock())))
         if len(self._pending) >= self._flush_size:
             self._start_flush()
         else:
@@ -345,7 +349,7 @@ class Storage:
             raise ValueError(f"unknown event columns {sorted(unknown)}")
         clause = " AND ".join(f"{k} = ?" for k in where) or "1"
         async with self._db.execute(
-            f"SELECT COUNT(*) FROM reach_events WHERE {clause}",  # noqa: S608 - column names checked above
+            f"SELECT COUNT(*) FROM reach_events WHERE {clause}",
             tuple(where.values()),
         ) as cursor:
             row = await cursor.fetchone()
@@ -353,7 +357,7 @@ class Storage:
 
     async def events(self, resident_id: int | None = None) -> list[ReachEvent]:
         """Events in the order they were recorded (tests, exports)."""
-        query = f"SELECT {', '.join(_EVENT_COLUMNS)} FROM reach_events"  # noqa: S608
+        query = f"SELECT {', '.join(_EVENT_COLUMNS)} FROM reach_events"
         params: tuple[Any, ...] = ()
         if resident_id is not None:
             query += " WHERE resident_id = ?"
@@ -375,6 +379,27 @@ class Storage:
             )
             for r in rows
         ]
+
+
+def insert_event_sql() -> str:
+    return _INSERT_EVENT
+
+
+def event_row(event: ReachEvent, now: int) -> tuple[Any, ...]:
+    """The reach_events row for an event (its own time, or `now`)."""
+    correct = None if event.correct is None else int(event.correct)
+    return (
+        event.ts if event.ts is not None else now,
+        event.resident_id,
+        event.channel,
+        event.kind,
+        event.topic_id,
+        event.item_id,
+        event.place_id,
+        event.campaign_id,
+        event.broadcast_id,
+        correct,
+    )
 
 
 def _resident(row: aiosqlite.Row) -> Resident:

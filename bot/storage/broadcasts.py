@@ -1,0 +1,356 @@
+"""Broadcasts: the persisted per-recipient queue behind the digital 村村响.
+
+Crash safety comes from the order of writes. Recipients are written when a broadcast
+is claimed; outcomes (and their reach events) are written in one transaction per
+batch after the batch was sent. A kill -9 therefore loses at most the outcomes of
+the batch in flight, and those recipients, still `pending`, are sent again on
+restart: at most one batch is sent twice, nobody is skipped. A lease on the
+broadcast keeps two bot processes from sending the same broadcast at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.storage.sqlite import ReachEvent, Storage
+
+OUTCOMES = ("delivered", "blocked", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a broadcast goes to. Kinds combine with AND, values of one kind with OR; empty = everyone."""
+
+    topics: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, specs: Iterable[str]) -> Audience:
+        """`all`, `topic:ID`, `place:ID`, `lang:zh-CN|en`; raises ValueError naming a bad one."""
+        topics, places, languages = [], [], []
+        for spec in specs:
+            kind, _, value = spec.partition(":")
+            if spec == "all":
+                continue
+            if not value:
+                raise ValueError(f"audience {spec!r} is not all, topic:ID, place:ID or lang:CODE")
+            if kind == "topic":
+                topics.append(value)
+            elif kind == "place":
+                places.append(value)
+            elif kind == "lang":
+                languages.append({"zh": "zh-CN", "zh-cn": "zh-CN"}.get(value.lower(), value))
+            else:
+                raise ValueError(f"audience {spec!r} is not all, topic:ID, place:ID or lang:CODE")
+        return cls(tuple(dict.fromkeys(topics)), tuple(dict.fromkeys(places)), tuple(dict.fromkeys(languages)))
+
+    def to_json(self) -> str:
+        return json.dumps({"topics": self.topics, "places": self.places, "languages": self.languages})
+
+    @classmethod
+    def from_json(cls, text: str) -> Audience:
+        data = json.loads(text)
+        return cls(tuple(data.get("topics", ())), tuple(data.get("places", ())), tuple(data.get("languages", ())))
+
+    def describe(self) -> list[str]:
+        specs = [f"topic:{t}" for t in self.topics] + [f"place:{p}" for p in self.places]
+        specs += [f"lang:{lang}" for lang in self.languages]
+        return specs or ["all"]
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    id: int
+    created_at: int
+    created_by: str
+    item_id: str | None
+    text: str | None
+    image: str | None
+    topic_id: str | None
+    audience: Audience
+    send_at: int
+    status: str
+    campaign_id: str | None
+    occurrence: str | None
+    targeted: int
+    started_at: int | None
+    finished_at: int | None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    resident_id: int
+    channel: str
+    external_id: str
+    language: str | None
+    place_id: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    resident_id: int
+    status: str  # delivered | blocked | failed
+    reason: str | None = None
+    attempts: int = 1
+
+
+@dataclass
+class Progress:
+    targeted: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pending(self) -> int:
+        return self.counts.get("pending", 0)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"targeted": self.targeted, **{s: self.counts.get(s, 0) for s in ("pending", *OUTCOMES)}}
+
+
+_COLUMNS = (
+    "id, created_at, created_by, item_id, text, image, topic_id, audience, send_at, status, campaign_id, occurrence,"
+    " targeted, started_at, finished_at"
+)
+
+
+class BroadcastStore:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    @property
+    def _db(self) -> Any:
+        return self._storage._db
+
+    async def create(
+        self,
+        created_by: str,
+        audience: Audience,
+        send_at: int,
+        now: int,
+        item_id: str | None = None,
+        text: str | None = None,
+        image: str | None = None,
+        topic_id: str | None = None,
+        campaign_id: str | None = None,
+        occurrence: str | None = None,
+    ) -> int | None:
+        """The new broadcast's id; None if this campaign occurrence was already created."""
+        async with self._storage.atomic() as db:
+            try:
+                cursor = await db.execute(
+                    "INSERT INTO broadcasts (created_at, created_by, item_id, text, image, topic_id, audience,"
+                    " send_at, campaign_id, occurrence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        now,
+                        created_by,
+                        item_id,
+                        text,
+                        image,
+                        topic_id,
+                        audience.to_json(),
+                        send_at,
+                        campaign_id,
+                        occurrence,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                return None
+        return int(cursor.lastrowid)
+
+    async def get(self, broadcast_id: int) -> Broadcast | None:
+        async with self._db.execute(
+            f"SELECT {_COLUMNS} FROM broadcasts WHERE id = ?",
+            (broadcast_id,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _broadcast(row) if row else None
+
+    async def recent(self, limit: int = 20) -> list[Broadcast]:
+        async with self._db.execute(
+            f"SELECT {_COLUMNS} FROM broadcasts ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ) as cursor:
+            return [_broadcast(row) async for row in cursor]
+
+    async def occurrences(self, campaign_ids: Sequence[str]) -> set[str]:
+        marks = ", ".join("?" * len(campaign_ids))
+        async with self._db.execute(
+            f"SELECT occurrence FROM broadcasts WHERE campaign_id IN ({marks})",
+            tuple(campaign_ids),
+        ) as cursor:
+            return {row[0] async for row in cursor if row[0]}
+
+    async def progress(self, broadcast_id: int) -> Progress:
+        broadcast = await self.get(broadcast_id)
+        async with self._db.execute(
+            "SELECT status, COUNT(*) FROM broadcast_recipients WHERE broadcast_id = ? GROUP BY status",
+            (broadcast_id,),
+        ) as cursor:
+            counts = {row[0]: int(row[1]) async for row in cursor}
+        return Progress(broadcast.targeted if broadcast else 0, counts)
+
+    async def cancel(self, broadcast_id: int, now: int) -> bool:
+        async with self._storage.atomic() as db:
+            cursor = await db.execute(
+                "UPDATE broadcasts SET status = 'cancelled', finished_at = ?"
+                " WHERE id = ? AND status IN ('scheduled', 'sending')",
+                (now, broadcast_id),
+            )
+            if cursor.rowcount == 0:
+                return False
+            await db.execute(
+                "UPDATE broadcast_recipients SET status = 'cancelled', updated_at = ?"
+                " WHERE broadcast_id = ? AND status = 'pending'",
+                (now, broadcast_id),
+            )
+        return True
+
+    # -- audience ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _audience_sql(audience: Audience, topic_id: str | None, channels: Sequence[str]) -> tuple[str, list[Any]]:
+        """WHERE clause over residents r: subscribed, not blocked, on a served channel, matching the filters."""
+        clauses = ["r.subscribed = 1", "r.blocked = 0"]
+        params: list[Any] = []
+        if channels:
+            clauses.append(f"r.channel IN ({', '.join('?' * len(channels))})")
+            params += channels
+        if audience.places:
+            clauses.append(f"r.place_id IN ({', '.join('?' * len(audience.places))})")
+            params += audience.places
+        if audience.languages:
+            clauses.append(f"COALESCE(r.language, 'zh-CN') IN ({', '.join('?' * len(audience.languages))})")
+            params += audience.languages
+        if audience.topics:
+            # a subscriber of at least one of the topics: opted out of fewer than all of them
+            clauses.append(
+                "(SELECT COUNT(*) FROM topic_optouts o WHERE o.resident_id = r.id"
+                f" AND o.topic_id IN ({', '.join('?' * len(audience.topics))})) < ?"
+            )
+            params += [*audience.topics, len(audience.topics)]
+        if topic_id:
+            clauses.append("NOT EXISTS (SELECT 1 FROM topic_optouts o WHERE o.resident_id = r.id AND o.topic_id = ?)")
+            params.append(topic_id)
+        return " AND ".join(clauses), params
+
+    async def count_audience(self, audience: Audience, topic_id: str | None, channels: Sequence[str]) -> int:
+        where, params = self._audience_sql(audience, topic_id, channels)
+        async with self._db.execute(f"SELECT COUNT(*) FROM residents r WHERE {where}", params) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0])
+
+    # -- sending -----------------------------------------------------------------------------
+
+    async def claim_due(self, owner: str, now: int, lease: int, channels: Sequence[str]) -> Broadcast | None:
+        """Take the next due broadcast (or one whose sender's lease ran out) for this process."""
+        async with self._storage.atomic() as db:
+            async with db.execute(
+                "SELECT id, status FROM broadcasts WHERE (status = 'scheduled' AND send_at <= ?)"
+                " OR (status = 'sending' AND (lease_until < ? OR lease_owner = ?)) ORDER BY send_at, id LIMIT 1",
+                (now, now, owner),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return None
+            broadcast_id, status = int(row[0]), row[1]
+            await db.execute(
+                "UPDATE broadcasts SET status = 'sending', lease_owner = ?, lease_until = ?,"
+                " started_at = COALESCE(started_at, ?) WHERE id = ?",
+                (owner, now + lease, now, broadcast_id),
+            )
+            if status == "scheduled":
+                # The audience is fixed now, when sending starts, from the residents of this moment.
+                async with db.execute("SELECT audience, topic_id FROM broadcasts WHERE id = ?", (broadcast_id,)) as c:
+                    audience_json, topic_id = await c.fetchone()
+                where, params = self._audience_sql(Audience.from_json(audience_json), topic_id, channels)
+                await db.execute(
+                    "INSERT OR IGNORE INTO broadcast_recipients (broadcast_id, resident_id)"
+                    f" SELECT ?, r.id FROM residents r WHERE {where}",
+                    (broadcast_id, *params),
+                )
+                await db.execute(
+                    "UPDATE broadcasts SET targeted ="
+                    " (SELECT COUNT(*) FROM broadcast_recipients WHERE broadcast_id = ?) WHERE id = ?",
+                    (broadcast_id, broadcast_id),
+                )
+        return await self.get(broadcast_id)
+
+    async def renew_lease(self, broadcast_id: int, owner: str, until: int) -> bool:
+        """False when another process took the broadcast over (or it was cancelled): stop sending."""
+        async with self._storage.atomic() as db:
+            cursor = await db.execute(
+                "UPDATE broadcasts SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'sending'",
+                (until, broadcast_id, owner),
+            )
+        return cursor.rowcount == 1
+
+    async def pending(self, broadcast_id: int, limit: int) -> list[Recipient]:
+        async with self._db.execute(
+            "SELECT r.id, r.channel, r.external_id, r.language, r.place_id FROM broadcast_recipients q"
+            " JOIN residents r ON r.id = q.resident_id WHERE q.broadcast_id = ? AND q.status = 'pending'"
+            " ORDER BY q.resident_id LIMIT ?",
+            (broadcast_id, limit),
+        ) as cursor:
+            return [Recipient(int(row[0]), row[1], row[2], row[3], row[4]) async for row in cursor]
+
+    async def record(
+        self, broadcast_id: int, outcomes: Sequence[Outcome], events: Sequence[ReachEvent], now: int
+    ) -> None:
+        """One batch's outcomes and reach events, together or not at all."""
+        from bot.storage.sqlite import event_row, insert_event_sql
+
+        async with self._storage.atomic() as db:
+            await db.executemany(
+                "UPDATE broadcast_recipients SET status = ?, reason = ?, attempts = attempts + ?, updated_at = ?"
+                " WHERE broadcast_id = ? AND resident_id = ? AND status = 'pending'",
+                [(o.status, o.reason, o.attempts, now, broadcast_id, o.resident_id) for o in outcomes],
+            )
+            blocked = [(o.resident_id,) for o in outcomes if o.status == "blocked"]
+            if blocked:
+                await db.executemany("UPDATE residents SET blocked = 1 WHERE id = ?", blocked)
+            if events:
+                await db.executemany(insert_event_sql(), [event_row(e, now) for e in events])
+
+    async def finish_if_done(self, broadcast_id: int, now: int) -> bool:
+        async with self._storage.atomic() as db:
+            cursor = await db.execute(
+                "UPDATE broadcasts SET status = 'done', finished_at = ?, lease_owner = NULL"
+                " WHERE id = ? AND status = 'sending' AND NOT EXISTS (SELECT 1 FROM broadcast_recipients"
+                " WHERE broadcast_id = ? AND status = 'pending')",
+                (now, broadcast_id, broadcast_id),
+            )
+        return cursor.rowcount == 1
+
+    # -- admin notices -----------------------------------------------------------------------
+
+    async def notice_once(self, key: str, now: int) -> bool:
+        """True the first time `key` is seen (so a warning is given once, whichever process sees it)."""
+        async with self._storage.atomic() as db:
+            cursor = await db.execute("INSERT OR IGNORE INTO admin_notices (key, created_at) VALUES (?, ?)", (key, now))
+        return cursor.rowcount == 1
+
+
+def _broadcast(row: Any) -> Broadcast:
+    return Broadcast(
+        id=row["id"],
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+        item_id=row["item_id"],
+        text=row["text"],
+        image=row["image"],
+        topic_id=row["topic_id"],
+        audience=Audience.from_json(row["audience"]),
+        send_at=row["send_at"],
+        status=row["status"],
+        campaign_id=row["campaign_id"],
+        occurrence=row["occurrence"],
+        targeted=row["targeted"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )
