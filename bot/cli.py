@@ -82,6 +82,60 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(handler=_content_check)
 
+    broadcast = _command(
+        commands,
+        "broadcast",
+        "queue, list, follow and cancel broadcasts (the running bot sends)",
+        "python -m bot broadcast send --item xf-xianfari --to place:hexi-village",
+    )
+    actions = broadcast.add_subparsers(dest="broadcast_command", metavar="ACTION", parser_class=_Parser)
+    send = _command(
+        actions,
+        "send",
+        "queue a broadcast; prints its id",
+        'python -m bot broadcast send --text "今晚村部放法治电影" --to place:hexi-village --at "2026-12-04 09:00"',
+    )
+    content_choice = send.add_mutually_exclusive_group(required=True)
+    content_choice.add_argument("--item", help="a tip id from content/topics/ (sent with its citation)")
+    content_choice.add_argument("--text", help="your own words")
+    send.add_argument(
+        "--to",
+        action="append",
+        default=[],
+        metavar="AUDIENCE",
+        help="all | topic:ID | place:ID | lang:zh-CN|en; repeat to combine (default: all)",
+    )
+    send.add_argument("--at", help='start time "YYYY-MM-DD HH:MM" in BOT_TIMEZONE (default: now)')
+    send.add_argument("--image", help="an image file under the content directory to send first")
+    send.add_argument("--topic", help="the topic this text belongs to (its unsubscribers are skipped)")
+    send.set_defaults(handler=_broadcast_send)
+    listing = _command(actions, "list", "recent broadcasts", "python -m bot broadcast list")
+    listing.set_defaults(handler=_broadcast_list)
+    status = _command(
+        actions,
+        "status",
+        "targeted, delivered, pending, blocked, failed of one broadcast",
+        "python -m bot broadcast status 3 --follow",
+    )
+    status.add_argument("id", type=int)
+    status.add_argument("--json", action="store_true", help="machine-readable counts")
+    status.add_argument("--follow", action="store_true", help="a progress bar until it is done")
+    status.set_defaults(handler=_broadcast_status)
+    cancel = _command(
+        actions,
+        "cancel",
+        "stop a broadcast; recipients not yet sent to are cancelled",
+        "python -m bot broadcast cancel 3",
+    )
+    cancel.add_argument("id", type=int)
+    cancel.set_defaults(handler=_broadcast_cancel)
+
+    campaigns = _command(
+        commands, "campaigns", "upcoming occurrences of the publicity calendar", "python -m bot campaigns --days 60"
+    )
+    campaigns.add_argument("--days", type=int, default=60, help="how far ahead (default 60)")
+    campaigns.set_defaults(handler=_campaigns)
+
     run = _command(
         commands,
         "run",
@@ -129,6 +183,141 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return _run_async(lambda: serve(settings))
 
 
+def _with_storage(settings: Settings, work: Callable[[Any, Any], Coroutine[Any, Any, int]]) -> int:
+    """Open content and database, run `work(storage, catalog)`, close again."""
+    from bot.content.store import ContentStore
+    from bot.storage import Storage
+
+    async def main() -> int:
+        content = ContentStore.load(settings.content_dir)
+        storage = await Storage.open(settings.db_path)
+        try:
+            return await work(storage, content.catalog)
+        finally:
+            await storage.close()
+
+    return asyncio.run(main())
+
+
+def _broadcast_send(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from bot.broadcasting import admin
+    from bot.broadcasting.worker import local_timestamp
+    from bot.storage import Audience
+
+    try:
+        audience = Audience.parse(args.to or ["all"])
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        send_at = local_timestamp(args.at, settings.zone) if args.at else int(time.time())
+    except ValueError:
+        raise UsageError(f"--at {args.at!r} is not YYYY-MM-DD HH:MM") from None
+    draft = admin.Draft(args.item, args.text, audience, args.image, args.topic)
+
+    async def work(storage: Any, catalog: Any) -> int:
+        try:
+            broadcast_id = await admin.create(storage, catalog, draft, "cli", send_at, int(time.time()))
+        except admin.BroadcastError as exc:
+            raise UsageError(str(exc)) from None
+        print(broadcast_id)
+        return EXIT_OK
+
+    return _with_storage(settings, work)
+
+
+def _broadcast_list(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.broadcasting.admin import describe
+
+    async def work(storage: Any, catalog: Any) -> int:
+        broadcasts = await storage.broadcasts.recent(50)
+        if not broadcasts:
+            print("no broadcasts yet")
+        for broadcast in broadcasts:
+            counts = (await storage.broadcasts.progress(broadcast.id)).as_dict()
+            print(f"{describe(broadcast, settings.zone)}  delivered {counts['delivered']}/{counts['targeted']}")
+        return EXIT_OK
+
+    return _with_storage(settings, work)
+
+
+def _broadcast_status(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from bot.broadcasting.admin import describe, eta_seconds
+
+    async def work(storage: Any, catalog: Any) -> int:
+        if await storage.broadcasts.get(args.id) is None:
+            raise Failure(f"no broadcast #{args.id} (see: python -m bot broadcast list)")
+        while True:
+            broadcast = await storage.broadcasts.get(args.id)
+            progress = await storage.broadcasts.progress(args.id)
+            counts = progress.as_dict()
+            if args.json:
+                print(json.dumps({"id": broadcast.id, "status": broadcast.status, **counts}))
+                return EXIT_OK
+            done = counts["targeted"] - counts["pending"]
+            width = 30
+            filled = int(width * done / counts["targeted"]) if counts["targeted"] else 0
+            line = (
+                f"[{'#' * filled}{'.' * (width - filled)}] {done}/{counts['targeted']}  delivered "
+                f"{counts['delivered']}  pending {counts['pending']}  blocked {counts['blocked']}  failed "
+                f"{counts['failed']}  cancelled {counts['cancelled']}  "
+                f"ETA {eta_seconds(progress, settings.broadcast_rate):.0f}s  ({broadcast.status})"
+            )
+            if not args.follow:
+                print(describe(broadcast, settings.zone))
+                print(line)
+                return EXIT_OK
+            print("\r" + line, end="", flush=True)
+            if broadcast.status in ("done", "cancelled"):
+                print()
+                return EXIT_OK
+            await asyncio.sleep(1.0)
+
+    return _with_storage(settings, work)
+
+
+def _broadcast_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    async def work(storage: Any, catalog: Any) -> int:
+        if await storage.broadcasts.get(args.id) is None:
+            raise Failure(f"no broadcast #{args.id}")
+        if not await storage.broadcasts.cancel(args.id, int(time.time())):
+            raise Failure(f"broadcast #{args.id} is already finished or cancelled")
+        print(f"cancelled #{args.id}")
+        return EXIT_OK
+
+    return _with_storage(settings, work)
+
+
+def _campaigns(args: argparse.Namespace, settings: Settings) -> int:
+    import datetime as dt
+
+    from bot.broadcasting.calendar import content_problem, occurrences
+
+    async def work(storage: Any, catalog: Any) -> int:
+        today = dt.datetime.now(settings.zone).date()
+        found = occurrences(catalog, today, today + dt.timedelta(days=args.days), settings.zone)
+        ids = [c.id for c in catalog.campaigns]
+        sent = await storage.broadcasts.occurrences(ids) if ids else set()
+        if not found:
+            print(f"no campaign in the next {args.days} days")
+        for occurrence in found:
+            problem = content_problem(catalog, occurrence)
+            state = "created" if occurrence.key in sent else (f"PROBLEM: {problem}" if problem else "ok")
+            what = f"tip {occurrence.campaign.item_id}" if occurrence.campaign.item_id else "text"
+            print(
+                f"{occurrence.at:%Y-%m-%d %H:%M}  {occurrence.campaign.name}  ({what}; to "
+                f"{' '.join(occurrence.campaign.audience)})  {state}"
+            )
+        return EXIT_OK
+
+    return _with_storage(settings, work)
+
+
 # -- plumbing --------------------------------------------------------------------------------
 
 
@@ -166,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         if handler is None:
             if args.command == "content":
                 raise UsageError("choose an action: python -m bot content check [DIR]")
+            if args.command == "broadcast":
+                raise UsageError("choose an action: send, list, status, cancel")
             parser.print_help()
             return EXIT_USAGE
         settings = Settings.from_env()

@@ -6,6 +6,7 @@ os.environ. Secrets are wrapped in `Secret`, whose repr never shows the value.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,26 @@ def _choice(value: str, variable: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def _zone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"BOT_TIMEZONE={name!r} is not a time zone (e.g. Asia/Shanghai)") from None
+    return name
+
+
+def _number(value: str, variable: str, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not low <= number <= high:
+        raise ConfigError(f"{variable}={value!r} is not a number from {low:g} to {high:g}")
+    return number
+
+
 def _flag(value: str | None, variable: str) -> bool:
     if value is None:
         return False
@@ -99,6 +120,9 @@ class Settings:
     telegram_webhook_secret: Secret = Secret("")
     telegram_proxy: str | None = None
     telegram_http_backend: str = "aiohttp"  # or "httpx" (PTB's default); SOCKS proxies always use httpx
+    timezone: str = "Asia/Shanghai"  # the town's clock: campaign times and --at are read in it
+    broadcast_rate: float = 25.0  # messages per second for broadcasts (Telegram allows about 30)
+    broadcast_batch: int = 25  # recipients per batch: also the most a crash can send twice
     telegram_quiz_polls: bool = False  # quiz questions as native Telegram quiz polls instead of buttons
 
     @classmethod
@@ -125,11 +149,25 @@ class Settings:
             telegram_listen=get("TELEGRAM_LISTEN") or defaults.telegram_listen,
             telegram_webhook_secret=Secret(get("TELEGRAM_WEBHOOK_SECRET") or ""),
             telegram_proxy=get("TELEGRAM_PROXY"),
+            timezone=_zone(get("BOT_TIMEZONE") or "Asia/Shanghai"),
+            broadcast_rate=_number(get("BROADCAST_RATE") or "25", "BROADCAST_RATE", 0.1, 1000),
+            broadcast_batch=int(_number(get("BROADCAST_BATCH") or "25", "BROADCAST_BATCH", 1, 1000)),
             telegram_quiz_polls=_flag(get("TELEGRAM_QUIZ_POLLS"), "TELEGRAM_QUIZ_POLLS"),
             telegram_http_backend=_choice(
                 get("TELEGRAM_HTTP_BACKEND") or "aiohttp", "TELEGRAM_HTTP_BACKEND", ("aiohttp", "httpx")
             ),
         )
+
+    @property
+    def zone(self) -> dt.tzinfo:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.timezone)
+
+    @property
+    def broadcast_channels(self) -> list[str]:
+        """Channels that receive broadcasts: the configured messaging channels, never the console."""
+        return ["telegram"] if self.telegram_token else []
 
     def is_admin(self, channel: str, external_id: str) -> bool:
         return Identity(channel, external_id) in self.admins

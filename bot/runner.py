@@ -10,7 +10,11 @@ import signal
 from urllib.parse import urlsplit
 
 from bot.app import App, open_app
+from bot.broadcasting.calendar import CampaignScheduler
+from bot.broadcasting.worker import BroadcastSettings, BroadcastWorker
 from bot.config import ConfigError, Settings
+from bot.core.events import Text
+from bot.storage import Recipient
 from bot.web import WebServer, parse_listen, telegram_webhook_handler
 
 log = logging.getLogger(__name__)
@@ -37,13 +41,17 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
     async with open_app(settings) as app:
         started: list = []
         web: WebServer | None = None
+        worker = None
         try:
             web = await _start_channels(app, settings, started)
+            worker = _start_broadcasts(app, settings, started)
             _install_signals(app, stop)
             if ready is not None:
                 ready.set()
             await stop.wait()
         finally:
+            if worker is not None:
+                await worker.stop()  # the batch in hand is finished and recorded first
             for channel in reversed(started):
                 await channel.stop()
             if web is not None:
@@ -71,6 +79,30 @@ async def _start_channels(app: App, settings: Settings, started: list) -> WebSer
         await telegram.start()
     started.append(telegram)
     return web
+
+
+def _start_broadcasts(app: App, settings: Settings, started: list) -> BroadcastWorker:
+    from bot.channels.telegram.adapter import TelegramBulkSender
+
+    senders = {channel.name: TelegramBulkSender(channel) for channel in started}
+
+    async def notify_admins(text: str) -> None:
+        for admin in settings.admins:
+            sender = senders.get(admin.channel)
+            if sender is not None:
+                recipient = Recipient(0, admin.channel, admin.external_id, None, None)
+                await sender.deliver(recipient, [Text(text)])
+
+    scheduler = CampaignScheduler(app.storage, app.content, settings.zone, notify_admins)
+    worker = BroadcastWorker(
+        app.storage,
+        app.content,
+        senders,
+        BroadcastSettings(rate=settings.broadcast_rate, batch_size=settings.broadcast_batch),
+        on_tick=scheduler.tick,
+    )
+    worker.start()
+    return worker
 
 
 def _allowed_updates() -> list[str]:

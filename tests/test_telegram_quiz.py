@@ -72,7 +72,7 @@ async def test_a_topic_quiz_on_telegram_with_explanations_and_exact_events(
             assert "解析：" in feedback["text"] and "依据：" in feedback["text"] and "》" in feedback["text"]
         final = await wait_message(fake, 401, "答题完成")
         assert "得分：4/5（80%）" in final["text"]
-        assert len(fake.sent("answerCallbackQuery")) == 5
+        assert len(await fake.wait_sent("answerCallbackQuery", 5)) == 5  # answered just after the last reply
         await bot.storage.flush()
         events = [(e.kind, e.item_id, e.correct) for e in await bot.storage.events()]
         expected = []
@@ -144,6 +144,6 @@ async def test_200_residents_quiz_at_once_without_sharing_state(
             assert session is None  # finished, nothing left half-done
             assert await bot.storage.count_events(resident_id=resident.id, kind="quiz_answer") == 5
             assert await bot.storage.count_events(resident_id=resident.id, kind="quiz_answer", correct=1) == expected
-        assert len(fake.sent("answerCallbackQuery")) == 1000
+        assert len(await fake.wait_sent("answerCallbackQuery", 1000)) == 1000  # every press answered, once
     finally:
         await bot.stop()

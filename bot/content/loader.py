@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.content.calendar import parse_rule, parse_time
 from bot.content.fields import ProblemSink, Section, check_text
-from bot.content.model import Catalog, Citation, Law, Place, PlaceKind, QuizQuestion, Tip, Topic
+from bot.content.model import Campaign, Catalog, Citation, Law, Place, PlaceKind, QuizQuestion, Tip, Topic
 from bot.content.numerals import article_numbers
 from bot.content.problems import Problem, has_errors
 from bot.content.yamlsource import YamlSyntaxError, parse_yaml
 
 LAWS_FILE = "laws.yaml"
+CAMPAIGNS_FILE = "campaigns.yaml"
 PLACES_FILE = "places.yaml"
 TOPICS_DIR = "topics"
 
@@ -87,11 +89,16 @@ class _Loader:
         laws = self._load_laws()
         town, places = self._load_places()
         topics = self._load_topics(laws)
+        campaigns = self._load_campaigns(topics, places)
         self.problems.sort(key=lambda p: (p.file, p.line))
         if has_errors(self.problems):
             return LoadResult(None, self.problems, self.files)
         catalog = Catalog(
-            town=town, topics=tuple(sorted(topics, key=lambda t: (t.order, t.id))), places=tuple(places), laws=laws
+            campaigns=tuple(campaigns),
+            town=town,
+            topics=tuple(sorted(topics, key=lambda t: (t.order, t.id))),
+            places=tuple(places),
+            laws=laws,
         )
         return LoadResult(catalog, self.problems, self.files)
 
@@ -213,6 +220,80 @@ class _Loader:
                 places.append(Place(place_id, name, kind, population, enrolment))
         self._finish(sink)
         return town, places
+
+    # -- campaigns ---------------------------------------------------------------------------
+
+    def _load_campaigns(self, topics: list[Topic], places: list[Place]) -> list[Campaign]:
+        path = self.directory / CAMPAIGNS_FILE
+        if not path.exists():
+            return []  # a calendar is optional
+        parsed = self._parse(path)
+        if parsed is None:
+            return []
+        sink, data = parsed
+        tips = {tip.id: tip for topic in topics for tip in topic.tips}
+        topic_ids, place_ids = {t.id for t in topics}, {p.id for p in places}
+        top = Section(sink, "campaigns file", data, 1, required=["campaigns"])
+        campaigns = []
+        for line, item in top.sequence("campaigns", min_items=1):
+            s = Section(
+                sink,
+                "campaign",
+                item,
+                line,
+                required=["id", "name", "when", "time", "to"],
+                optional=["item", "text", "topic"],
+            )
+            campaign_id, name = s.identifier(), s.text("name", 40)
+            rule = when = None
+            if s.has("when"):
+                try:
+                    rule = parse_rule(str(s.data["when"]))
+                except ValueError as exc:
+                    sink.error(s.line_of("when"), str(exc))
+            if s.has("time"):
+                try:
+                    when = parse_time(str(s.data["time"]))
+                except ValueError as exc:
+                    sink.error(s.line_of("time"), str(exc))
+            item_id, text, topic_id = s.text("item"), s.text("text", LIMITS["tip_body"]), s.text("topic")
+            if (item_id is None) == (text is None):
+                sink.error(s.line, "a campaign needs exactly one of 'item' (a tip id) or 'text'")
+            tip = tips.get(item_id) if item_id else None
+            if item_id and tip is None:
+                sink.error(s.line_of("item"), f"campaign item '{item_id}' is not a tip id in topics/")
+            elif tip is not None and not tip.is_served_on(self.today):
+                sink.warning(s.line_of("item"), f"campaign item '{item_id}' has expired; the campaign will not send")
+            if topic_id and topic_id not in topic_ids:
+                sink.error(s.line_of("topic"), f"unknown topic '{topic_id}'")
+            audience = []
+            for spec_line, spec in s.sequence("to", min_items=1):
+                spec_text = str(spec)
+                kind, _, value = spec_text.partition(":")
+                known = {"lang": {"zh-CN", "en"}, "topic": topic_ids, "place": place_ids}
+                if spec_text == "all" or value in known.get(kind, ()):
+                    audience.append(spec_text)
+                elif kind in ("topic", "place"):
+                    sink.error(spec_line, f"audience '{spec_text}': no {kind} with id '{value}'")
+                else:
+                    sink.error(spec_line, f"audience '{spec_text}' is not all, topic:ID, place:ID or lang:zh-CN|en")
+            if campaign_id and not self.ids.claim(sink, "campaign", campaign_id, s.line_of("id")):
+                campaign_id = None
+            if campaign_id and name and rule and when and audience and (item_id or text):
+                campaigns.append(
+                    Campaign(
+                        campaign_id,
+                        name,
+                        rule,
+                        when,
+                        tuple(audience),
+                        item_id,
+                        text,
+                        topic_id or (tip.topic_id if tip else None),
+                    )
+                )
+        self._finish(sink)
+        return campaigns
 
     # -- topics ------------------------------------------------------------------------------
 

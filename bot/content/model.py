@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.content.calendar import DateRule
+
 
 class PlaceKind(StrEnum):
     VILLAGE = "village"
@@ -100,6 +102,20 @@ class Place:
 
 
 @dataclass(frozen=True)
+class Campaign:
+    """A recurring or one-off push on the publicity calendar (content/campaigns.yaml)."""
+
+    id: str
+    name: str
+    rule: DateRule
+    time: dt.time
+    audience: tuple[str, ...]  # audience specs: all, topic:ID, place:ID, lang:CODE
+    item_id: str | None = None
+    text: str | None = None
+    topic_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Catalog:
     """Everything loaded from one content directory."""
 
@@ -107,6 +123,7 @@ class Catalog:
     topics: tuple[Topic, ...]
     places: tuple[Place, ...]
     laws: dict[str, Law] = field(default_factory=dict)
+    campaigns: tuple[Campaign, ...] = ()
 
     def __post_init__(self) -> None:
         # Index once so per-message lookups are dictionary hits, not scans.

@@ -19,8 +19,9 @@ from bot.content.model import Catalog, Tip
 from bot.content.problems import Severity
 from bot.content.store import ContentStore
 from bot.core import screens
+from bot.core.admin_flow import BroadcastFlow
 from bot.core.events import Button, Incoming, Reply, Text, Toast
-from bot.core.payloads import Action, Payload, decode, encode
+from bot.core.payloads import ADMIN_ACTIONS, Action, Payload, decode, encode
 from bot.core.quiz import QuizContext, QuizFlows
 from bot.i18n import Translator, normalize_language, translator
 from bot.storage import ReachEvent, Resident, Storage
@@ -60,6 +61,7 @@ class Core:
         self.content = content
         self.settings = settings
         self._today = today
+        self.broadcasts = BroadcastFlow(storage, settings)
         self.quiz = QuizFlows(
             storage,
             town=lambda catalog: settings.town or catalog.town,
@@ -87,6 +89,8 @@ class Core:
         self._admin_commands: dict[str, Callable[[Turn], Awaitable[list[Reply]]]] = {
             "admin": self._admin,
             "reload": self._reload,
+            "broadcast": lambda turn: self.broadcasts.start(turn.resident, turn.t, turn.catalog),
+            "broadcasts": lambda turn: self.broadcasts.listing(turn.t),
         }
         # Quizzes and settings belong in a private chat; a group gets a polite pointer instead.
         self._private_only = {
@@ -133,6 +137,7 @@ class Core:
             Action.TOGGLE_TOPIC: self._toggle_topic,
             Action.HELP: lambda turn, p: self._help(turn),
             Action.ADMIN_RELOAD: lambda turn, p: self._reload(turn),
+            **{action: self._broadcast_button for action in ADMIN_ACTIONS - {Action.ADMIN_RELOAD}},
             Action.QUIZ_MENU: lambda turn, p: self.quiz.menu(self._quiz_ctx(turn), replace=True),
             Action.QUIZ_TOPIC: self._start_topic_quiz,
             Action.QUIZ_ANSWER: self._answer,
@@ -197,8 +202,8 @@ class Core:
             payload = decode(event.button)
             if payload is None:
                 return self._stale(turn)
-            if payload.action is Action.ADMIN_RELOAD and not self._is_admin(turn):
-                return self._stale(turn)
+            if payload.action in ADMIN_ACTIONS and not self._is_admin(turn):
+                return self._stale(turn)  # to a resident, an admin button is just an outdated one
             if payload.action in self._private_buttons and not event.private_chat:
                 return [Text(turn.t("fallback.private_only"))]
             return await self._buttons[payload.action](turn, payload)
@@ -214,11 +219,15 @@ class Core:
                         buttons=((screens.menu_button(turn.t),),),
                     )
                 ]
-            if not event.private_chat and event.command in self._private_only:
+            if not event.private_chat and (
+                event.command in self._private_only or event.command in self._admin_commands
+            ):
                 return [Text(turn.t("fallback.private_only"))]
             return await handler(turn)
         if turn.created:
             return await self._start(turn)
+        if event.text and self._is_admin(turn) and await self.broadcasts.wants_text(turn.resident):
+            return await self.broadcasts.text(turn.resident, turn.t, turn.catalog, event.text)
         if event.text is None:  # a sticker, photo, voice message...
             return [Text(turn.t("fallback.non_text"), buttons=screens.main_menu(turn.t).buttons)]
         return [Text(turn.t("fallback.unknown_text"), buttons=screens.main_menu(turn.t).buttons)]
@@ -363,6 +372,11 @@ class Core:
         if not all(arg.isdigit() for arg in payload.args):
             return self._stale(turn)
         return await self.quiz.answer(self._quiz_ctx(turn), payload)
+
+    async def _broadcast_button(self, turn: Turn, payload: Payload) -> list[Reply]:
+        if not turn.event.private_chat:
+            return [Text(turn.t("fallback.private_only"))]
+        return await self.broadcasts.button(turn.resident, turn.t, turn.catalog, payload)
 
     def _quiz_ctx(self, turn: Turn) -> QuizContext:
         return QuizContext(turn.resident, turn.t, turn.catalog, turn.today, turn.event.channel)

@@ -42,6 +42,17 @@ class Action(StrEnum):
     REVIEW = "qw"
     RANK = "rk"
     CERTIFICATE = "ct"
+    # admin: the /broadcast dialog
+    BROADCAST_TOPIC = "bt"  # topic_id: list its tips
+    BROADCAST_ITEM = "bi"  # tip_id: broadcast this tip
+    BROADCAST_ALL = "ba"  # audience: everyone (clears filters)
+    BROADCAST_PLACE = "bp"  # place_id: toggle
+    BROADCAST_TOPIC_FILTER = "bo"  # topic_id: toggle
+    BROADCAST_PREVIEW = "bn"
+    BROADCAST_NOW = "bs"
+    BROADCAST_LATER = "bl"
+    BROADCAST_CANCEL = "bx"
+    BROADCAST_PROGRESS = "bg"  # broadcast id
 
 
 ARITY: dict[Action, int] = {
@@ -53,7 +64,28 @@ ARITY: dict[Action, int] = {
     Action.TOGGLE_TOPIC: 1,
     Action.QUIZ_TOPIC: 1,
     Action.QUIZ_ANSWER: 3,
+    Action.BROADCAST_TOPIC: 1,
+    Action.BROADCAST_ITEM: 1,
+    Action.BROADCAST_PLACE: 1,
+    Action.BROADCAST_TOPIC_FILTER: 1,
+    Action.BROADCAST_PROGRESS: 1,
 }
+
+ADMIN_ACTIONS = frozenset(
+    {
+        Action.ADMIN_RELOAD,
+        Action.BROADCAST_TOPIC,
+        Action.BROADCAST_ITEM,
+        Action.BROADCAST_ALL,
+        Action.BROADCAST_PLACE,
+        Action.BROADCAST_TOPIC_FILTER,
+        Action.BROADCAST_PREVIEW,
+        Action.BROADCAST_NOW,
+        Action.BROADCAST_LATER,
+        Action.BROADCAST_CANCEL,
+        Action.BROADCAST_PROGRESS,
+    }
+)
 
 
 @dataclass(frozen=True)

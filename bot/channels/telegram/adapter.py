@@ -30,6 +30,7 @@ from telegram.ext import (
 )
 
 from bot import logs
+from bot.broadcasting.worker import SendResult, SendStatus
 from bot.channels.telegram import render
 from bot.channels.telegram.ordering import PerResidentUpdateProcessor
 from bot.channels.telegram.request import AiohttpRequest
@@ -37,7 +38,7 @@ from bot.config import Settings
 from bot.core.engine import Core
 from bot.core.events import Document, Image, Incoming, Question, Reply, Text, Toast
 from bot.i18n import LANGUAGES, normalize_language, translator
-from bot.storage import Storage
+from bot.storage import Recipient, Storage
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ def file_base_url(base_url: str) -> str:
 
 
 class TelegramChannel:
+    name = CHANNEL
+
     def __init__(
         self,
         core: Core,
@@ -287,6 +290,12 @@ class TelegramChannel:
         return False
 
 
+async def _once(call: Any, user_id: int) -> Message | bool:
+    """Bulk sends: one try; the broadcast worker decides about retries and pacing."""
+    result = await call()
+    return result if isinstance(result, Message) else True
+
+
 @dataclass
 class _Conversation:
     """Sends one turn's replies to one chat; edits the pressed message where the core allows."""
@@ -297,10 +306,15 @@ class _Conversation:
     query: CallbackQuery | None = None
     toast: str | None = None
     edited: bool = field(default=False)
+    bulk: bool = False  # no retries here: errors propagate to the broadcast worker
+
+    @property
+    def deliver(self) -> Any:
+        return _once if self.bulk else self.channel.deliver
 
     async def send(self, reply: Reply) -> bool:
         bot = self.channel.application.bot
-        deliver = self.channel.deliver
+        deliver = self.deliver
         chat_id = self.chat_id if self.chat_id is not None else self.user_id
         if isinstance(reply, Toast):
             if self.query is not None:
@@ -336,7 +350,7 @@ class _Conversation:
         raise TypeError(f"unknown reply {type(reply).__name__}")
 
     async def _send_text(self, reply: Text, chat_id: int) -> bool:
-        bot, deliver = self.channel.application.bot, self.channel.deliver
+        bot, deliver = self.channel.application.bot, self.deliver
         parts = render.message_parts(reply.body, reply.title)
         markup = render.keyboard(reply.buttons)
         message = self.query.message if self.query is not None else None
@@ -356,6 +370,8 @@ class _Conversation:
                     )
                 )
             except BadRequest as exc:
+                if self.bulk:
+                    raise
                 log.debug("telegram: edit failed (%s); sending a new message", exc.message)
         delivered = True
         for index, part in enumerate(parts):
@@ -373,7 +389,7 @@ class _Conversation:
 
     async def _send_poll(self, reply: Question, chat_id: int) -> bool:
         """A native quiz poll; non-anonymous, so each vote is attributable to its resident."""
-        bot, deliver = self.channel.application.bot, self.channel.deliver
+        bot, deliver = self.channel.application.bot, self.deliver
         question = f"{reply.title}\n{reply.text}" if reply.title else reply.text
         message = await deliver(
             lambda: bot.send_poll(
@@ -393,7 +409,7 @@ class _Conversation:
         return True
 
     async def _send_image(self, reply: Image, chat_id: int) -> bool:
-        bot, deliver = self.channel.application.bot, self.channel.deliver
+        bot, deliver = self.channel.application.bot, self.deliver
         caption = render.html_message(reply.caption, reply.title)
         markup = render.keyboard(reply.buttons)
         fits = len(caption) <= render.MAX_CAPTION
@@ -413,6 +429,31 @@ class _Conversation:
         if fits:
             return True
         return await self._send_text(Text(reply.caption, title=reply.title, buttons=reply.buttons), chat_id)
+
+
+class TelegramBulkSender:
+    """Broadcast deliveries on Telegram: one attempt, the outcome classified for the worker."""
+
+    def __init__(self, channel: TelegramChannel) -> None:
+        self.channel = channel
+
+    async def deliver(self, recipient: Recipient, replies: list[Reply]) -> SendResult:
+        chat_id = int(recipient.external_id)
+        conversation = _Conversation(self.channel, chat_id, chat_id, bulk=True)
+        try:
+            for reply in replies:
+                await conversation.send(reply)
+        except RetryAfter as exc:
+            return SendResult(SendStatus.RETRY_AFTER, "rate limited", _seconds(exc.retry_after))
+        except Forbidden as exc:
+            if any(word in exc.message.lower() for word in ("blocked", "deactivated")):
+                return SendResult(SendStatus.BLOCKED, exc.message[:200])
+            return SendResult(SendStatus.FAILED, exc.message[:200])
+        except BadRequest as exc:
+            return SendResult(SendStatus.FAILED, exc.message[:200])
+        except (NetworkError, ChatMigrated) as exc:  # 5xx, timeouts, connection errors
+            return SendResult(SendStatus.TRANSIENT, f"{type(exc).__name__}: {exc.message[:150]}")
+        return SendResult(SendStatus.DELIVERED)
 
 
 def _request(backend: str, proxy: str | None, connections: int, read_timeout: float = 5.0) -> Any:

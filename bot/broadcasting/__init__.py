@@ -1,0 +1,1 @@
+"""Broadcasts and the publicity calendar: paced, resumable sending over any channel."""

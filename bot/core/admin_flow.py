@@ -1,0 +1,217 @@
+"""The admins' /broadcast dialog: content, audience, preview with the exact count, now or later.
+
+The draft lives in SQLite (`admin_drafts`), so a restart in the middle loses nothing. Only the core
+routes here, and only for configured admins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bot.broadcasting import admin
+from bot.broadcasting.worker import broadcast_replies, local_timestamp
+from bot.config import Settings
+from bot.content.model import Catalog
+from bot.core import screens
+from bot.core.events import Button, Keyboard, Reply, Text
+from bot.core.payloads import Action, Payload, encode
+from bot.i18n import Translator
+from bot.storage import Audience, Broadcast, Resident, Storage
+
+
+class BroadcastFlow:
+    def __init__(self, storage: Storage, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self.storage = storage
+        self.settings = settings
+        self.clock = clock
+
+    # -- entry points --------------------------------------------------------------------------
+
+    async def start(self, resident: Resident, t: Translator, catalog: Catalog) -> list[Reply]:
+        await self.storage.save_draft(resident.id, {"step": "content"})
+        buttons = [
+            Button(topic.label(t.language), encode(Action.BROADCAST_TOPIC, topic.id)) for topic in catalog.topics
+        ]
+        return [Text(t("bcast.step_content"), buttons=(*screens.rows(buttons), (self._cancel(t),)))]
+
+    async def wants_text(self, resident: Resident) -> bool:
+        draft = await self.storage.draft(resident.id)
+        return draft is not None and draft.get("step") in ("content", "time")
+
+    async def text(self, resident: Resident, t: Translator, catalog: Catalog, text: str) -> list[Reply]:
+        draft = await self.storage.draft(resident.id) or {}
+        if draft.get("step") == "content":
+            draft.update(step="audience", text=text.strip()[:1000], item_id=None)
+            await self.storage.save_draft(resident.id, draft)
+            return [self._audience_screen(t, catalog, draft)]
+        # step "time"
+        try:
+            send_at = local_timestamp(text, self.settings.zone)
+        except ValueError:
+            send_at = 0
+        if send_at <= self.clock():
+            return [Text(t("bcast.bad_time"), buttons=((self._cancel(t),),))]
+        return await self._create(resident, t, catalog, draft, send_at)
+
+    async def button(self, resident: Resident, t: Translator, catalog: Catalog, payload: Payload) -> list[Reply]:
+        action = payload.action
+        if action is Action.BROADCAST_PROGRESS:
+            return await self.progress(t, int(payload.arg)) if payload.arg.isdigit() else []
+        draft = await self.storage.draft(resident.id)
+        if action is Action.BROADCAST_CANCEL or draft is None:
+            await self.storage.save_draft(resident.id, None)
+            return [Text(t("bcast.cancelled"), buttons=screens.main_menu(t).buttons)]
+        if action is Action.BROADCAST_TOPIC:
+            topic = catalog.topic(payload.arg)
+            tips = topic.served_tips(dt.date.today()) if topic else ()
+            buttons = tuple((Button(tip.title, encode(Action.BROADCAST_ITEM, tip.id)),) for tip in tips)
+            return [Text(t("bcast.pick_tip"), buttons=(*buttons, (self._cancel(t),)), replace=True)]
+        if action is Action.BROADCAST_ITEM:
+            if catalog.tip(payload.arg) is None:
+                return [Text(t("fallback.stale"))]
+            draft.update(step="audience", item_id=payload.arg, text=None)
+        elif action is Action.BROADCAST_ALL:
+            draft.update(places=[], topics=[])
+        elif action is Action.BROADCAST_PLACE:
+            draft["places"] = _toggle(draft.get("places", []), payload.arg)
+        elif action is Action.BROADCAST_TOPIC_FILTER:
+            draft["topics"] = _toggle(draft.get("topics", []), payload.arg)
+        elif action is Action.BROADCAST_PREVIEW:
+            return await self._preview(resident, t, catalog, draft)
+        elif action is Action.BROADCAST_NOW:
+            return await self._create(resident, t, catalog, draft, int(self.clock()))
+        elif action is Action.BROADCAST_LATER:
+            draft["step"] = "time"
+            await self.storage.save_draft(resident.id, draft)
+            return [Text(t("bcast.ask_time"), buttons=((self._cancel(t),),))]
+        await self.storage.save_draft(resident.id, draft)
+        return [self._audience_screen(t, catalog, draft, replace=action is not Action.BROADCAST_ITEM)]
+
+    async def listing(self, t: Translator) -> list[Reply]:
+        broadcasts = await self.storage.broadcasts.recent(10)
+        if not broadcasts:
+            return [Text(t("bcast.none"))]
+        lines = []
+        buttons = []
+        for broadcast in broadcasts:
+            counts = (await self.storage.broadcasts.progress(broadcast.id)).as_dict()
+            lines.append(
+                f"{admin.describe(broadcast, self.settings.zone)}  ✓{counts['delivered']}/{counts['targeted']}"
+            )
+            if broadcast.status in ("scheduled", "sending"):
+                buttons.append(Button(f"#{broadcast.id}", encode(Action.BROADCAST_PROGRESS, broadcast.id)))
+        return [Text("\n".join(lines), title=t("bcast.list_title"), buttons=screens.rows(buttons, 4))]
+
+    async def progress(self, t: Translator, broadcast_id: int) -> list[Reply]:
+        broadcast = await self.storage.broadcasts.get(broadcast_id)
+        if broadcast is None:
+            return [Text(t("fallback.stale"))]
+        progress = await self.storage.broadcasts.progress(broadcast_id)
+        counts = progress.as_dict()
+        body = t(
+            "bcast.progress",
+            id=broadcast.id,
+            status=t(f"bcast.status_{broadcast.status}"),
+            eta=round(admin.eta_seconds(progress, self.settings.broadcast_rate)),
+            **counts,
+        )
+        refresh = Button(t("bcast.progress_button"), encode(Action.BROADCAST_PROGRESS, broadcast.id))
+        return [Text(body, buttons=((refresh,),), replace=True)]
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _audience_screen(self, t: Translator, catalog: Catalog, draft: dict[str, Any], replace: bool = False) -> Text:
+        places, topics = set(draft.get("places", [])), set(draft.get("topics", []))
+        place_buttons = [
+            Button(("✅ " if p.id in places else "") + p.name, encode(Action.BROADCAST_PLACE, p.id))
+            for p in catalog.places
+        ]
+        topic_buttons = [
+            Button(("✅ " if c.id in topics else "") + c.label(t.language), encode(Action.BROADCAST_TOPIC_FILTER, c.id))
+            for c in catalog.topics
+        ]
+        everyone = Button(
+            ("✅ " if not places and not topics else "") + t("bcast.everyone"), encode(Action.BROADCAST_ALL)
+        )
+        keyboard: Keyboard = (
+            (everyone,),
+            *screens.rows(place_buttons, 3),
+            *screens.rows(topic_buttons),
+            (Button(t("bcast.next"), encode(Action.BROADCAST_PREVIEW)), self._cancel(t)),
+        )
+        return Text(t("bcast.step_audience"), buttons=keyboard, replace=replace)
+
+    def _draft(self, draft: dict[str, Any]) -> admin.Draft:
+        specs = [f"place:{p}" for p in draft.get("places", [])] + [f"topic:{c}" for c in draft.get("topics", [])]
+        return admin.Draft(draft.get("item_id"), draft.get("text"), Audience.parse(specs))
+
+    async def _preview(self, resident: Resident, t: Translator, catalog: Catalog, draft: dict[str, Any]) -> list[Reply]:
+        try:
+            request = admin.validate(catalog, self._draft(draft))
+        except admin.BroadcastError as exc:
+            return [Text(str(exc), buttons=((self._cancel(t),),))]
+        count = await admin.audience_size(self.storage, catalog, request, self.settings.broadcast_channels)
+        if count == 0:
+            return [Text(t("bcast.nobody")), self._audience_screen(t, catalog, draft)]
+        sample = Broadcast(
+            0,
+            0,
+            "",
+            request.item_id,
+            request.text,
+            None,
+            request.topic_id,
+            request.audience,
+            0,
+            "scheduled",
+            None,
+            None,
+            0,
+            None,
+            None,
+        )
+        shown = broadcast_replies(sample, catalog, t.language, self.settings.content_dir) or []
+        names = [(catalog.place(p).name if catalog.place(p) else p) for p in request.audience.places]
+        names += [(catalog.topic(c).title if catalog.topic(c) else c) for c in request.audience.topics]
+        summary = Text(
+            t("bcast.preview", audience="、".join(names) or t("bcast.audience_all"), count=count),
+            title=t("bcast.preview_title"),
+            buttons=(
+                (
+                    Button(t("bcast.now"), encode(Action.BROADCAST_NOW)),
+                    Button(t("bcast.later"), encode(Action.BROADCAST_LATER)),
+                ),
+                (self._cancel(t),),
+            ),
+        )
+        # The preview shows the message itself, without buttons or a reach event: it is not a delivery.
+        preview = [Text(r.body, title=r.title) for r in shown if isinstance(r, Text)]
+        return [*preview, summary]
+
+    async def _create(
+        self, resident: Resident, t: Translator, catalog: Catalog, draft: dict[str, Any], send_at: int
+    ) -> list[Reply]:
+        try:
+            request = admin.validate(catalog, self._draft(draft))
+        except admin.BroadcastError as exc:
+            return [Text(str(exc))]
+        count = await admin.audience_size(self.storage, catalog, request, self.settings.broadcast_channels)
+        broadcast_id = await admin.create(
+            self.storage, catalog, request, f"{resident.channel}:{resident.external_id}", send_at, int(self.clock())
+        )
+        await self.storage.save_draft(resident.id, None)
+        progress = Button(t("bcast.progress_button"), encode(Action.BROADCAST_PROGRESS, broadcast_id))
+        if send_at > self.clock() + 5:
+            when = dt.datetime.fromtimestamp(send_at, self.settings.zone).strftime("%Y-%m-%d %H:%M")
+            return [Text(t("bcast.scheduled", id=broadcast_id, when=when, count=count), buttons=((progress,),))]
+        return [Text(t("bcast.started", id=broadcast_id, count=count), buttons=((progress,),))]
+
+    def _cancel(self, t: Translator) -> Button:
+        return Button(t("bcast.cancel"), encode(Action.BROADCAST_CANCEL))
+
+
+def _toggle(values: list[str], value: str) -> list[str]:
+    return [v for v in values if v != value] if value in values else [*values, value]
