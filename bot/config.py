@@ -123,6 +123,7 @@ class Settings:
     timezone: str = "Asia/Shanghai"  # the town's clock: campaign times and --at are read in it
     broadcast_rate: float = 25.0  # messages per second for broadcasts (Telegram allows about 30)
     broadcast_batch: int = 25  # recipients per batch: also the most a crash can send twice
+    broadcast_lease: int = 30  # seconds before another process may resume a broadcast whose sender went silent
     telegram_quiz_polls: bool = False  # quiz questions as native Telegram quiz polls instead of buttons
 
     @classmethod
@@ -152,6 +153,7 @@ class Settings:
             timezone=_zone(get("BOT_TIMEZONE") or "Asia/Shanghai"),
             broadcast_rate=_number(get("BROADCAST_RATE") or "25", "BROADCAST_RATE", 0.1, 1000),
             broadcast_batch=int(_number(get("BROADCAST_BATCH") or "25", "BROADCAST_BATCH", 1, 1000)),
+            broadcast_lease=int(_number(get("BROADCAST_LEASE") or "30", "BROADCAST_LEASE", 1, 3600)),
             telegram_quiz_polls=_flag(get("TELEGRAM_QUIZ_POLLS"), "TELEGRAM_QUIZ_POLLS"),
             telegram_http_backend=_choice(
                 get("TELEGRAM_HTTP_BACKEND") or "aiohttp", "TELEGRAM_HTTP_BACKEND", ("aiohttp", "httpx")

@@ -98,7 +98,9 @@ def _start_broadcasts(app: App, settings: Settings, started: list) -> BroadcastW
         app.storage,
         app.content,
         senders,
-        BroadcastSettings(rate=settings.broadcast_rate, batch_size=settings.broadcast_batch),
+        BroadcastSettings(
+            rate=settings.broadcast_rate, batch_size=settings.broadcast_batch, lease=settings.broadcast_lease
+        ),
         on_tick=scheduler.tick,
     )
     worker.start()

@@ -62,7 +62,7 @@ class BroadcastSettings:
     batch_size: int = 25  # outcomes written per batch: also the most that a kill -9 can send twice
     max_attempts: int = 5
     backoff: float = 1.0
-    lease: int = 60  # seconds another process waits before taking over a silent sender's broadcast
+    lease: int = 30  # seconds another process waits before taking over a silent sender's broadcast
     poll_interval: float = 1.0
 
 
