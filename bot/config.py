@@ -151,7 +151,7 @@ class Settings:
             telegram_webhook_secret=Secret(get("TELEGRAM_WEBHOOK_SECRET") or ""),
             telegram_proxy=get("TELEGRAM_PROXY"),
             timezone=_zone(get("BOT_TIMEZONE") or "Asia/Shanghai"),
-            broadcast_rate=_number(get("BROADCAST_RATE") or "25", "BROADCAST_RATE", 0.1, 1000),
+            broadcast_rate=_number(get("BROADCAST_RATE") or "25", "BROADCAST_RATE", 0.1, 100_000),
             broadcast_batch=int(_number(get("BROADCAST_BATCH") or "25", "BROADCAST_BATCH", 1, 1000)),
             broadcast_lease=int(_number(get("BROADCAST_LEASE") or "30", "BROADCAST_LEASE", 1, 3600)),
             telegram_quiz_polls=_flag(get("TELEGRAM_QUIZ_POLLS"), "TELEGRAM_QUIZ_POLLS"),

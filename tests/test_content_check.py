@@ -167,3 +167,36 @@ def test_non_utf8_and_empty_files_are_reported(tmp_path: Path) -> None:
     problems = [str(p) for p in load_catalog(target, dt.date(2026, 11, 27)).problems]
     assert any("latin1.yaml:1: file is not UTF-8" in p for p in problems)
     assert any("empty.yaml:1: file is empty" in p for p in problems)
+
+
+def test_campaign_problems_are_reported_by_line(tmp_path: Path) -> None:
+    target = tmp_path / "content"
+    shutil.copytree(CONTENT, target)
+    (target / "campaigns.yaml").write_text(
+        "campaigns:\n"
+        "  - id: bad-one\n"
+        "    name: 坏的\n"
+        "    when: every blue moon\n"
+        "    time: '25:00'\n"
+        "    item: no-such-tip\n"
+        "    to: [place:mars, everyone]\n"
+        "  - id: both\n"
+        "    name: 两样都有\n"
+        "    when: '12-04'\n"
+        "    time: '09:00'\n"
+        "    item: xf-xianfari\n"
+        "    text: 也有文字\n"
+        "    to: [all]\n",
+        encoding="utf-8",
+    )
+    problems = [str(p) for p in load_catalog(target, TODAY).problems]
+    path = str(target / "campaigns.yaml")
+    assert (
+        f"{path}:4: 'when: every blue moon' is not a date rule; use MM-DD, YYYY-MM-DD, 'last monday of march' "
+        "or 'every saturday from 07-01 to 08-31'" in problems
+    )
+    assert f"{path}:5: 'time: 25:00' is not HH:MM (24-hour, e.g. 09:00)" in problems
+    assert f"{path}:6: campaign item 'no-such-tip' is not a tip id in topics/" in problems
+    assert f"{path}:7: audience 'place:mars': no place with id 'mars'" in problems
+    assert f"{path}:7: audience 'everyone' is not all, topic:ID, place:ID or lang:zh-CN|en" in problems
+    assert f"{path}:8: a campaign needs exactly one of 'item' (a tip id) or 'text'" in problems

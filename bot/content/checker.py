@@ -30,6 +30,6 @@ def check_directory(directory: Path, today: dt.date | None = None) -> Report:
     per_topic = ", ".join(f"{t.id} {len(t.tips)} tips/{len(t.quiz)} questions" for t in catalog.topics)
     lines.append(
         f"OK: {len(catalog.topics)} topics ({per_topic}); {len(catalog.places)} places; "
-        f"{len(catalog.laws)} laws; {len(warnings)} warning(s)"
+        f"{len(catalog.laws)} laws; {len(catalog.campaigns)} campaigns; {len(warnings)} warning(s)"
     )
     return Report(lines, failed=False)
