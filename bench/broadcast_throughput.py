@@ -20,48 +20,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-TOKEN = "123456:BENCH"
-
-
-def http(port: int, path: str, body: dict | None = None) -> dict:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", data=data, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
-
-
-def start_fake(rate_limit: float | None) -> tuple[subprocess.Popen, int]:
-    command = [sys.executable, "-m", "tests.fakes.telegram_api", "--port", "0", "--token", TOKEN]
-    if rate_limit:
-        command += ["--rate-limit", str(rate_limit)]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
-    line = process.stdout.readline() if process.stdout else ""
-    return process, int(line.split("http://127.0.0.1:")[1].split()[0])
+from common import REPO, TOKEN, http, seed_database, start_fake
 
 
 def prepare_database(path: Path, recipients: int) -> None:
-    env = {**os.environ, "BOT_DB": str(path), "BOT_CONTENT_DIR": str(REPO / "content")}
-    subprocess.run(
-        [sys.executable, "-m", "bot", "chat", "--user", "seed"],
-        input="",
-        env=env,
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    )
+    seed_database(path, recipients, 40_000_000)
     db = sqlite3.connect(path)
     now = int(time.time())
-    db.executemany(
-        "INSERT INTO residents (channel, external_id, display_name, language, place_asked, first_seen, last_seen)"
-        " VALUES ('telegram', ?, ?, 'zh-CN', 1, ?, ?)",
-        [(str(40_000_000 + i), f"R{i}", now, now) for i in range(recipients)],
-    )
     db.execute(
         "INSERT INTO broadcasts (created_at, created_by, text, audience, send_at) VALUES (?, 'bench', ?, ?, ?)",
         (now, "国家宪法日到了，一起学宪法。", json.dumps({"topics": [], "places": [], "languages": []}), now),
@@ -71,7 +38,7 @@ def prepare_database(path: Path, recipients: int) -> None:
 
 
 def run(recipients: int, rate: float, server_limit: float | None, batch: int) -> dict:
-    fake, port = start_fake(server_limit)
+    fake, port = start_fake(*(["--rate-limit", str(server_limit)] if server_limit else []))
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.sqlite3"
         prepare_database(db, recipients)

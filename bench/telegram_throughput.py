@@ -18,7 +18,6 @@ The bot's database is seeded with `--seed` residents first (RSS target: < 200 MB
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sqlite3
@@ -27,33 +26,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-TOKEN = "123456:BENCH"
+from common import REPO, TOKEN, http, seed_database, start_fake
+
 PRESSES = ["ts", "t:anti-fraud", None, None, "ts", "t:anti-drug", None, "m"]  # None = "next tip"
-
-
-def http(port: int, path: str, body: dict | None = None) -> dict:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", data=data, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def start_fake() -> tuple[subprocess.Popen, int]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.telegram_api", "--port", "0", "--token", TOKEN],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = process.stdout.readline() if process.stdout else ""
-    port = int(line.split("http://127.0.0.1:")[1].split()[0])
-    return process, port
 
 
 def wait_until(port: int, done, timeout: float = 300.0) -> dict:  # type: ignore[no-untyped-def]
@@ -81,28 +58,6 @@ def stop(process: subprocess.Popen) -> None:
         process.kill()
 
 
-def seed_database(path: Path, residents: int) -> None:
-    """Create the schema through the bot itself, then add residents who met the bot before."""
-    env = {**os.environ, "BOT_DB": str(path), "BOT_CONTENT_DIR": str(REPO / "content")}
-    subprocess.run(
-        [sys.executable, "-m", "bot", "chat", "--user", "seed"],
-        input="",
-        env=env,
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    )
-    db = sqlite3.connect(path)
-    now = int(time.time())
-    db.executemany(
-        "INSERT INTO residents (channel, external_id, display_name, place_id, place_asked, first_seen, last_seen)"
-        " VALUES ('telegram', ?, ?, 'qingshi-village', 1, ?, ?)",
-        [(str(10_000_000 + i), f"R{i}", now, now) for i in range(residents)],
-    )
-    db.commit()
-    db.close()
-
-
 def tip_ids() -> dict[str, list[str]]:
     sys.path.insert(0, str(REPO))
     from bot.content.loader import load_catalog
@@ -118,7 +73,7 @@ def run_bot(
     tips = tip_ids()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.sqlite3"
-        seed_database(db, seed)
+        seed_database(db, seed, 10_000_000, place="qingshi-village")
         env = {
             **os.environ,
             "TELEGRAM_BOT_TOKEN": TOKEN,

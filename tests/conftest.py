@@ -37,5 +37,16 @@ def content() -> ContentStore:
 
 
 @pytest.fixture
+async def fake():
+    """The fake Telegram Bot API server on 127.0.0.1 (tests/fakes/telegram_api.py)."""
+    from .fakes.telegram_api import FakeTelegram
+
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
 def core(storage: Storage, content: ContentStore, settings: Settings) -> Core:
     return Core(storage, content, settings, lambda: TODAY)

@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,14 +30,6 @@ from .helpers import Chat, texts
 from .test_telegram import Bot
 
 ZONE = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def add_residents(storage: Storage, specs: list[tuple[int, str | None, bool, bool]]) -> dict[int, int]:
@@ -98,9 +89,7 @@ def test_starter_calendar_has_the_required_days(content: ContentStore) -> None:
 async def test_a_place_broadcast_reaches_exactly_the_subscribed_unblocked_residents(
     fake: FakeTelegram, tmp_path: Path, content: ContentStore
 ) -> None:
-    bot = Bot(fake, tmp_path, content)
-    await bot.start()
-    try:
+    async with Bot(fake, tmp_path, content) as bot:
         ids = await add_residents(
             bot.storage,
             [
@@ -132,16 +121,12 @@ async def test_a_place_broadcast_reaches_exactly_the_subscribed_unblocked_reside
         await bot.storage.flush()
         events = [(e.kind, e.broadcast_id, e.item_id, e.place_id) for e in await bot.storage.events()]
         assert sorted(events) == [("broadcast", broadcast_id, "xf-xianfari", "hexi-village")] * 2
-    finally:
-        await bot.stop()
 
 
 async def test_blocked_rate_limited_and_failing_recipients(
     fake: FakeTelegram, tmp_path: Path, content: ContentStore
 ) -> None:
-    bot = Bot(fake, tmp_path, content)
-    await bot.start()
-    try:
+    async with Bot(fake, tmp_path, content) as bot:
         ids = await add_residents(bot.storage, [(700 + i, None, True, False) for i in range(6)])
         fake.blocked.add(701)
         fake.fail_next("sendMessage", 429, count=1, retry_after=1)
@@ -178,14 +163,10 @@ async def test_blocked_rate_limited_and_failing_recipients(
             row[0] for row in raw.execute("SELECT attempts FROM broadcast_recipients WHERE broadcast_id = ?", (outage,))
         }
         assert len(reasons) == 1 and "NetworkError" in next(iter(reasons)) and attempts == {3}
-    finally:
-        await bot.stop()
 
 
 async def test_pacing_stays_under_the_servers_limit(fake: FakeTelegram, tmp_path: Path, content: ContentStore) -> None:
-    bot = Bot(fake, tmp_path, content)
-    await bot.start()
-    try:
+    async with Bot(fake, tmp_path, content) as bot:
         await add_residents(bot.storage, [(800 + i, None, True, False) for i in range(60)])
         fake.rate_limit = 30.0  # Telegram-like: more than 30 a second earns 429s
         broadcast_id = await bot.storage.broadcasts.create(
@@ -196,8 +177,6 @@ async def test_pacing_stays_under_the_servers_limit(fake: FakeTelegram, tmp_path
         assert not any(c.status == 429 for c in fake.calls)
         times = sorted(c.at for c in fake.sent("sendMessage"))
         assert times[-1] - times[0] >= 59 / 25 * 0.9
-    finally:
-        await bot.stop()
 
 
 async def test_cancel_stops_a_scheduled_broadcast(storage: Storage) -> None:

@@ -9,22 +9,11 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from .conftest import CONTENT
 from .fakes.telegram_api import FakeTelegram
 from .test_telegram import button
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram(token="123456:TEST")
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def free_port() -> int:

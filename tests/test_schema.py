@@ -41,8 +41,11 @@ def test_topic_files_match_the_schema(path: Path) -> None:
 
 
 def test_places_and_laws_match_their_schemas() -> None:
-    pairs = (("places.yaml", "places.schema.json"), ("laws.yaml", "laws.schema.json"),
-             ("campaigns.yaml", "campaigns.schema.json"))
+    pairs = (
+        ("places.yaml", "places.schema.json"),
+        ("laws.yaml", "laws.schema.json"),
+        ("campaigns.yaml", "campaigns.schema.json"),
+    )
     for file, schema in pairs:
         data = _as_json(yaml.safe_load((CONTENT / file).read_text(encoding="utf-8")))
         assert [e.message for e in _validator(schema).iter_errors(data)] == [], file

@@ -60,6 +60,13 @@ class Bot:
         await self.channel.stop()
         await self.storage.close()
 
+    async def __aenter__(self) -> Bot:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     async def say(self, user: dict, text: str, count: int = 1, chat: dict | None = None) -> list[dict]:
         """Send a text and wait for `count` new sendMessage calls to that chat; return their messages."""
         chat_id = (chat or user)["id"]
@@ -76,14 +83,6 @@ class Bot:
         latest = self.fake.last_message(user["id"])
         assert latest is not None
         return latest
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bot.content.model import Catalog
 from bot.content.store import ContentStore
 
 from .fakes.telegram_api import FakeTelegram
 from .test_telegram import Bot
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def solve(message: dict, catalog: Catalog) -> tuple[list[str], int, str]:
@@ -53,9 +42,7 @@ async def wait_message(fake: FakeTelegram, chat_id: int, contains: str, count: i
 async def test_a_topic_quiz_on_telegram_with_explanations_and_exact_events(
     fake: FakeTelegram, tmp_path: Path, content: ContentStore
 ) -> None:
-    bot = Bot(fake, tmp_path, content)
-    await bot.start()
-    try:
+    async with Bot(fake, tmp_path, content) as bot:
         zoe = fake.user(401, "Zoe")
         fake.send_text(zoe, "/quiz 防溺水")
         plan = [True, True, False, True, True]
@@ -79,8 +66,6 @@ async def test_a_topic_quiz_on_telegram_with_explanations_and_exact_events(
         for question_id, right in zip(asked, plan, strict=True):
             expected += [("quiz_question", question_id, None), ("quiz_answer", question_id, right)]
         assert events == expected
-    finally:
-        await bot.stop()
 
 
 async def test_native_quiz_polls_when_configured(fake: FakeTelegram, tmp_path: Path, content: ContentStore) -> None:
@@ -109,8 +94,7 @@ async def test_200_residents_quiz_at_once_without_sharing_state(
     fake: FakeTelegram, tmp_path: Path, content: ContentStore
 ) -> None:
     bot = Bot(fake, tmp_path, content)
-    await bot.start()
-    try:
+    async with bot:
 
         async def latest(uid: int, contains: str) -> dict:
             # O(1) per check (the chat's last message), so 200 waiting residents do not starve the bot.
@@ -145,5 +129,3 @@ async def test_200_residents_quiz_at_once_without_sharing_state(
             assert await bot.storage.count_events(resident_id=resident.id, kind="quiz_answer") == 5
             assert await bot.storage.count_events(resident_id=resident.id, kind="quiz_answer", correct=1) == expected
         assert len(await fake.wait_sent("answerCallbackQuery", 1000)) == 1000  # every press answered, once
-    finally:
-        await bot.stop()
