@@ -427,3 +427,27 @@ def test_file_url_follows_the_api_base_url() -> None:
     assert file_base_url("https://api.telegram.org/bot") == "https://api.telegram.org/file/bot"
     assert file_base_url("http://127.0.0.1:8081/bot") == "http://127.0.0.1:8081/file/bot"
     assert file_base_url("https://proxy.example/tg/bot/") == "https://proxy.example/tg/file/bot"
+
+
+async def test_images_and_documents_are_sent_as_files(bot: Bot, fake: FakeTelegram, tmp_path: Path) -> None:
+    from bot.core.events import Document, Image
+
+    from .test_core_dialogs import tiny_png
+
+    fake.user(117, "Rae")
+    picture = tmp_path / "tip.png"
+    picture.write_bytes(tiny_png())
+    conversation = _Conversation(bot.channel, 117, 117)
+    assert await conversation.send(Image(picture, caption="说明 <b> & 依据", title="标题"))
+    (photo,) = fake.sent("sendPhoto", chat_id=117)
+    assert photo.params["photo"]["data"] == tiny_png()
+    assert photo.result["caption"].startswith("标题\n说明 <b> & 依据")
+    assert await conversation.send(Document("台账.csv", "日期,人次\n2026-12-04,3\n".encode(), caption="导出"))
+    (document,) = fake.sent("sendDocument", chat_id=117)
+    assert document.params["document"]["filename"] == "台账.csv"
+    assert document.params["document"]["data"].decode() == "日期,人次\n2026-12-04,3\n"
+    long_caption = "很长的说明。" * 300  # over Telegram's 1024-character caption limit
+    assert await conversation.send(Image(picture, caption=long_caption, title="长图"))
+    assert len(fake.sent("sendPhoto", chat_id=117)) == 2
+    texts_after = [c.params["text"] for c in fake.sent("sendMessage", chat_id=117)]
+    assert texts_after and texts_after[0].startswith("<b>长图</b>")  # the text follows the photo in full

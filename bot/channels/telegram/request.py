@@ -65,7 +65,8 @@ class AiohttpRequest(BaseRequest):
         data: Any = None
         if request_data is not None:
             if files:
-                form = aiohttp.FormData()
+                # quote_fields=False: send UTF-8 file names (台账.csv) as they are, as httpx does, not %-encoded
+                form = aiohttp.FormData(quote_fields=False)
                 for name, value in request_data.json_parameters.items():
                     form.add_field(name, value)
                 for name, (filename, content, mimetype) in files.items():
