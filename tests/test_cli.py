@@ -68,3 +68,40 @@ def test_run_without_any_channel_says_what_to_set(tmp_path: Path) -> None:
     assert result.returncode == 2
     line = result.stderr.strip()
     assert "TELEGRAM_BOT_TOKEN" in line and "python -m bot chat" in line and len(line.splitlines()) == 1
+
+
+def test_broadcast_commands_end_to_end(tmp_path: Path) -> None:
+    env = {"BOT_DB": str(tmp_path / "bot.sqlite3"), "BOT_CONTENT_DIR": str(REPO / "content")}
+    created = run(
+        "broadcast",
+        "send",
+        "--text",
+        "今晚放法治电影",
+        "--to",
+        "place:hexi-village",
+        "--at",
+        "2099-01-01 19:00",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert created.returncode == 0 and created.stdout.strip() == "1"
+    listed = run("broadcast", "list", env=env, cwd=tmp_path)
+    assert "#1 scheduled 2099-01-01 19:00" in listed.stdout and "place:hexi-village" in listed.stdout
+    status = run("broadcast", "status", "1", env=env, cwd=tmp_path)
+    assert "pending 0" in status.stdout and "(scheduled)" in status.stdout
+    assert run("broadcast", "cancel", "1", env=env, cwd=tmp_path).stdout.strip() == "cancelled #1"
+    again = run("broadcast", "cancel", "1", env=env, cwd=tmp_path)
+    assert again.returncode == 1 and "already finished or cancelled" in again.stderr
+    missing = run("broadcast", "status", "99", env=env, cwd=tmp_path)
+    assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
+    for bad in (["--text", "x", "--to", "village:1"], ["--text", "x", "--at", "tomorrow"], ["--item", "nope"]):
+        result = run("broadcast", "send", *bad, env=env, cwd=tmp_path)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, bad
+
+
+def test_campaigns_lists_upcoming_occurrences(tmp_path: Path) -> None:
+    env = {"BOT_DB": str(tmp_path / "bot.sqlite3"), "BOT_CONTENT_DIR": str(REPO / "content")}
+    result = run("campaigns", "--days", "400", env=env, cwd=tmp_path)
+    assert result.returncode == 0
+    assert "12-04 09:00  国家宪法日  (tip xf-xianfari; to all)  ok" in result.stdout
+    assert "全国中小学生安全教育日" in result.stdout and "暑假防溺水每周提醒" in result.stdout
