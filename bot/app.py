@@ -22,8 +22,14 @@ class App:
 
 
 @contextlib.asynccontextmanager
-async def open_app(settings: Settings, today: Callable[[], dt.date] = dt.date.today) -> AsyncIterator[App]:
+async def open_app(settings: Settings, today: Callable[[], dt.date] | None = None) -> AsyncIterator[App]:
     """Content is loaded before the database is touched: bad content fails fast, nothing opened."""
+    if today is None:
+        zone = settings.zone
+
+        def today() -> dt.date:  # the town's date (the daily quiz turns over at midnight in China, not UTC)
+            return dt.datetime.now(zone).date()
+
     content = ContentStore.load(settings.content_dir, today)
     storage = await Storage.open(settings.db_path)
     try:
