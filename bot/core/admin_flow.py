@@ -66,7 +66,7 @@ class BroadcastFlow:
             return [Text(t("bcast.cancelled"), buttons=screens.main_menu(t).buttons)]
         if action is Action.BROADCAST_TOPIC:
             topic = catalog.topic(payload.arg)
-            tips = topic.served_tips(dt.date.today()) if topic else ()
+            tips = topic.served_tips(dt.datetime.now(self.settings.zone).date()) if topic else ()
             buttons = tuple((Button(tip.title, encode(Action.BROADCAST_ITEM, tip.id)),) for tip in tips)
             return [Text(t("bcast.pick_tip"), buttons=(*buttons, (self._cancel(t),)), replace=True)]
         if action is Action.BROADCAST_ITEM:
