@@ -398,7 +398,7 @@ class _Conversation:
                 options=list(reply.options),
                 type="quiz",
                 is_anonymous=False,
-                correct_option_id=reply.correct,
+                correct_option_ids=[reply.correct],
                 explanation=reply.explanation[:200],
             ),
             self.user_id,
