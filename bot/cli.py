@@ -136,6 +136,98 @@ def build_parser() -> argparse.ArgumentParser:
     campaigns.add_argument("--days", type=int, default=60, help="how far ahead (default 60)")
     campaigns.set_defaults(handler=_campaigns)
 
+    stats = _command(
+        commands,
+        "stats",
+        "reach statistics for a period (definitions: docs/statistics.md)",
+        "python -m bot stats --from 2026-01-01 --to 2026-12-31 --by topic --json",
+    )
+    stats.add_argument("--from", dest="first", help="first day YYYY-MM-DD (default: 1 January this year)")
+    stats.add_argument("--to", dest="last", help="last day YYYY-MM-DD, included (default: today)")
+    stats.add_argument(
+        "--by",
+        action="append",
+        choices=["topic", "place", "channel", "month"],
+        help="breakdowns to show in the table (default: all); --json always has all",
+    )
+    stats.add_argument("--json", action="store_true", help="machine-readable figures")
+    stats.set_defaults(handler=_stats)
+
+    report = _command(
+        commands,
+        "report",
+        "the annual-report paragraph, every number from the data",
+        "python -m bot report --year 2026",
+    )
+    report.add_argument("--year", type=int, required=True)
+    report.set_defaults(handler=_report)
+
+    ledger = _command(
+        commands,
+        "ledger",
+        "the publicity ledger (普法台账) of offline activities",
+        "python -m bot ledger add --date 2026-12-04 --type 进村宣传 --place hexi-village --count 80",
+    )
+    ledger_actions = ledger.add_subparsers(dest="ledger_command", metavar="ACTION", parser_class=_Parser)
+    add = _command(
+        ledger_actions,
+        "add",
+        "record one activity",
+        "python -m bot ledger add --date 2026-12-04 --type 发放资料 --count 300 --topic constitution",
+    )
+    add.add_argument("--date", required=True, help="YYYY-MM-DD")
+    add.add_argument("--type", required=True, help="进村宣传, 进校园, 法治讲座, 悬挂横幅, 发放资料, 村村响广播, 其他")
+    add.add_argument("--count", required=True, help="attendees, leaflets, banners or plays")
+    add.add_argument("--place", help="place id or name")
+    add.add_argument("--topic", help="topic id or title")
+    add.add_argument("--note", default="")
+    add.set_defaults(handler=_ledger_add)
+    imported = _command(
+        ledger_actions,
+        "import",
+        "import rows from .csv or .xlsx (all or nothing)",
+        "python -m bot ledger import 台账2026.xlsx",
+    )
+    imported.add_argument("file", type=Path)
+    imported.set_defaults(handler=_ledger_import)
+    ledger_list = _command(
+        ledger_actions,
+        "list",
+        "the activities of a period",
+        "python -m bot ledger list --from 2026-01-01 --to 2026-12-31",
+    )
+    ledger_list.add_argument("--from", dest="first")
+    ledger_list.add_argument("--to", dest="last")
+    ledger_list.set_defaults(handler=_ledger_list)
+
+    export = _command(
+        commands,
+        "export",
+        "the statistics and ledger as .xlsx (or a .zip of CSVs); no personal data",
+        "python -m bot export --from 2026-01-01 --to 2026-12-31 --out 普法台账2026.xlsx",
+    )
+    export.add_argument("--from", dest="first", required=True)
+    export.add_argument("--to", dest="last", required=True)
+    export.add_argument("--out", type=Path, required=True, help="FILE.xlsx, or FILE.csv for a zip of CSV files")
+    export.add_argument(
+        "--personal",
+        action="store_true",
+        help="add, per place, residents who have not finished --topic's quiz (names, accounts)",
+    )
+    export.add_argument("--topic", help="with --personal: the topic whose quiz to follow up")
+    export.set_defaults(handler=_export)
+
+    chart = _command(
+        commands,
+        "chart",
+        "PNG charts of reach by month, topic and place",
+        "python -m bot chart --out charts/ --from 2026-01-01 --to 2026-12-31",
+    )
+    chart.add_argument("--out", type=Path, required=True, help="a folder")
+    chart.add_argument("--from", dest="first")
+    chart.add_argument("--to", dest="last")
+    chart.set_defaults(handler=_chart)
+
     run = _command(
         commands,
         "run",
@@ -318,6 +410,160 @@ def _campaigns(args: argparse.Namespace, settings: Settings) -> int:
     return _with_storage(settings, work)
 
 
+def _period(settings: Settings, first: str | None, last: str | None) -> Any:
+    import datetime as dt
+
+    from bot.statistics import Period
+
+    today = dt.datetime.now(settings.zone).date()
+    try:
+        start = dt.date.fromisoformat(first) if first else today.replace(month=1, day=1)
+        end = dt.date.fromisoformat(last) if last else today
+    except ValueError:
+        raise UsageError(f"dates must be YYYY-MM-DD, got {first or last!r}") from None
+    if end < start:
+        raise UsageError(f"--to {end} is before --from {start}")
+    return Period(start, end, settings.zone)
+
+
+def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from bot.statistics import collect, format_table
+
+    period = _period(settings, args.first, args.last)
+
+    async def work(storage: Any, catalog: Any) -> int:
+        statistics = await collect(storage, catalog, period)
+        if args.json:
+            print(json.dumps(statistics.as_json(), ensure_ascii=False, indent=2))
+        else:
+            print(format_table(statistics, catalog, args.by or ["topic", "place", "channel", "month"]))
+        return EXIT_OK
+
+    return _with_storage(settings, work)
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    import datetime as dt
+
+    from bot.statistics import Period, collect, report_paragraph
+
+    period = Period(dt.date(args.year, 1, 1), dt.date(args.year, 12, 31), settings.zone)
+
+    async def work(storage: Any, catalog: Any) -> int:
+        print(report_paragraph(await collect(storage, catalog, period), args.year))
+        return EXIT_OK
+
+    return _with_storage(settings, work)
+
+
+def _ledger_add(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from bot.ledger_io import parse_entry
+
+    async def work(storage: Any, catalog: Any) -> int:
+        entry, problems = parse_entry(
+            catalog,
+            {
+                "day": args.date,
+                "type": args.type,
+                "count": args.count,
+                "place": args.place,
+                "topic": args.topic,
+                "note": args.note,
+            },
+        )
+        if entry is None:
+            raise UsageError("; ".join(problems))
+        (entry_id,) = await storage.ledger.add([entry], "cli", int(time.time()))
+        print(entry_id)
+        return EXIT_OK
+
+    return _with_storage(settings, work)
+
+
+def _ledger_import(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from bot.ledger_io import LedgerImportError, parse_file
+
+    async def work(storage: Any, catalog: Any) -> int:
+        try:
+            entries = parse_file(args.file, catalog)
+        except LedgerImportError as exc:
+            for problem in exc.problems:
+                print(f"{args.file}: {problem}", file=sys.stderr)
+            print(f"nothing imported: {len(exc.problems)} problem(s)", file=sys.stderr)
+            return EXIT_FAILURE
+        await storage.ledger.add(entries, "cli", int(time.time()))
+        print(f"imported {len(entries)} activities")
+        return EXIT_OK
+
+    return _with_storage(settings, work)
+
+
+def _ledger_list(args: argparse.Namespace, settings: Settings) -> int:
+    period = _period(settings, args.first, args.last)
+
+    async def work(storage: Any, catalog: Any) -> int:
+        entries = await storage.ledger.between(period.first.isoformat(), period.last.isoformat())
+        for e in entries:
+            place = catalog.place(e.place_id).name if e.place_id and catalog.place(e.place_id) else ""
+            print(f"{e.day}  {e.type}  {e.count}  {place}  {e.topic_id or ''}  {e.note}".rstrip())
+        if not entries:
+            print("no activities in that period")
+        return EXIT_OK
+
+    return _with_storage(settings, work)
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.export import sheets, write_csv_zip, write_xlsx
+    from bot.statistics import collect
+
+    period = _period(settings, args.first, args.last)
+    suffix = args.out.suffix.lower()
+    if suffix not in (".xlsx", ".csv", ".zip"):
+        raise UsageError("--out must end in .xlsx, or .csv for a zip of CSV files")
+    if args.personal and not args.topic:
+        raise UsageError("--personal needs --topic ID: whose quiz to follow up")
+
+    async def work(storage: Any, catalog: Any) -> int:
+        if args.topic and catalog.topic(args.topic) is None:
+            raise UsageError(f"no topic {args.topic!r}")
+        statistics = await collect(storage, catalog, period)
+        ledger = await storage.ledger.between(period.first.isoformat(), period.last.isoformat())
+        followups = None
+        if args.personal:
+            names = {p.id: p.name for p in catalog.places}
+            followups = [
+                [names.get(place or "", place or "未设置"), name, channel, account]
+                for place, name, channel, account in await storage.stats.not_finished(args.topic)
+            ]
+        book = sheets(statistics, catalog, ledger, followups)
+        writer = write_xlsx if suffix == ".xlsx" else write_csv_zip
+        print(writer(args.out if suffix == ".xlsx" else args.out.with_suffix(".zip"), book))
+        return EXIT_OK
+
+    return _with_storage(settings, work)
+
+
+def _chart(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.export import write_charts
+    from bot.statistics import collect
+
+    period = _period(settings, args.first, args.last)
+
+    async def work(storage: Any, catalog: Any) -> int:
+        for path in write_charts(args.out, await collect(storage, catalog, period), catalog):
+            print(path)
+        return EXIT_OK
+
+    return _with_storage(settings, work)
+
+
 # -- plumbing --------------------------------------------------------------------------------
 
 
@@ -357,6 +603,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise UsageError("choose an action: python -m bot content check [DIR]")
             if args.command == "broadcast":
                 raise UsageError("choose an action: send, list, status, cancel")
+            if args.command == "ledger":
+                raise UsageError("choose an action: add, import, list")
             parser.print_help()
             return EXIT_USAGE
         settings = Settings.from_env()

@@ -166,4 +166,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        4,
+        "the publicity ledger (offline activities)",
+        """
+        -- 普法台账: offline activities an admin records (进村宣传, 发放资料, 村村响广播, ...).
+        CREATE TABLE ledger (
+            id INTEGER PRIMARY KEY,
+            day TEXT NOT NULL,                 -- YYYY-MM-DD
+            type TEXT NOT NULL,
+            place_id TEXT,
+            topic_id TEXT,
+            count INTEGER NOT NULL CHECK (count >= 0),
+            note TEXT NOT NULL DEFAULT '',
+            created_at INTEGER NOT NULL,
+            created_by TEXT NOT NULL
+        );
+        CREATE INDEX ledger_day ON ledger (day);
+        """,
+    ),
 )

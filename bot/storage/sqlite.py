@@ -23,8 +23,10 @@ from typing import Any
 import aiosqlite
 
 from bot.storage.broadcasts import BroadcastStore
+from bot.storage.ledger import LedgerStore
 from bot.storage.migrations import MIGRATIONS, Migration
 from bot.storage.quizzes import QuizStore
+from bot.storage.stats import StatsStore
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,8 @@ class Storage:
         self._closed = False
         self.quizzes = QuizStore(self)
         self.broadcasts = BroadcastStore(self)
+        self.ledger = LedgerStore(self)
+        self.stats = StatsStore(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
