@@ -1,0 +1,313 @@
+"""Statistics over a known history: every figure of stats --json, the workbook and the paragraph, exactly."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import load_workbook
+
+from bot.storage import Audience, Outcome, ReachEvent, Storage
+from bot.storage.ledger import LedgerEntry
+
+from .conftest import CONTENT, REPO
+
+ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def ts(day: str, hour: int = 10) -> int:
+    return int(dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour), ZONE).timestamp())
+
+
+async def build_history(db: Path) -> None:
+    storage = await Storage.open(db)
+    people = {}
+    for key, channel, external, place in [
+        ("A", "telegram", "1", "hexi-village"),
+        ("B", "telegram", "2", "hexi-village"),
+        ("C", "wecom", "3", "qingshi-primary"),
+        ("D", "telegram", "4", None),
+        ("E", "console", "5", "hexi-village"),
+    ]:
+        resident, _ = await storage.get_or_create_resident(channel, external, key, "zh-CN")
+        await storage.update_resident(resident.id, place_id=place)
+        people[key] = (resident.id, channel, place)
+
+    def event(key: str, kind: str, day: str, topic: str, item: str, **extra: object) -> None:
+        rid, channel, place = people[key]
+        storage.record(ReachEvent(rid, channel, kind, topic, item, place, ts=ts(day), **extra))  # type: ignore[arg-type]
+
+    event("A", "tip", "2025-12-31", "anti-fraud", "fz-shuadan")  # before the period
+    event("A", "tip", "2026-01-10", "anti-fraud", "fz-shuadan")
+    event("A", "tip", "2026-01-10", "anti-fraud", "fz-shuadan")  # the same tip twice: 2 deliveries, 1 person
+    event("B", "tip", "2026-01-20", "anti-drug", "jd-dingyi")
+    event("C", "tip", "2026-02-05", "drowning", "ns-liubu")
+    event("E", "tip", "2026-02-05", "drowning", "ns-liubu")  # console: a trial, never counted
+    # C finishes a two-question drowning quiz (one right); A answers one anti-fraud question wrong and stops.
+    quizzes = storage.quizzes
+    c_session = await quizzes.start(
+        people["C"][0],
+        "topic",
+        ["ns-q01", "ns-q02"],
+        [[0, 1], [0, 1]],
+        "wecom",
+        "qingshi-primary",
+        ts("2026-02-06"),
+        topic_id="drowning",
+    )
+    _, c_session = await quizzes.answer(c_session, 0, 0, True, ts("2026-02-06"))
+    await quizzes.answer(c_session, 1, 1, False, ts("2026-02-06"))
+    await quizzes.start(
+        people["A"][0],
+        "topic",
+        ["fz-q01", "fz-q02"],
+        [[0, 1], [0, 1]],
+        "telegram",
+        "hexi-village",
+        ts("2026-04-02"),
+        topic_id="anti-fraud",
+    )
+    for key, day, topic, question, correct in [
+        ("C", "2026-02-06", "drowning", "ns-q01", True),
+        ("C", "2026-02-06", "drowning", "ns-q02", False),
+        ("A", "2026-04-02", "anti-fraud", "fz-q01", False),
+    ]:
+        event(key, "quiz_question", day, topic, question)
+        event(key, "quiz_answer", day, topic, question, correct=correct)
+    await storage.flush()
+    # A campaign broadcast on 2026-03-01: D delivered, A blocked, B failed.
+    broadcast_id = await storage.broadcasts.create(
+        "calendar",
+        Audience(),
+        ts("2026-03-01"),
+        ts("2026-03-01"),
+        item_id="xf-xianfari",
+        topic_id="constitution",
+        campaign_id="constitution-day",
+        occurrence="constitution-day@x",
+    )
+    assert broadcast_id is not None
+    await storage.broadcasts.claim_due("test", ts("2026-03-01", 11), 60, ["telegram"])
+    rid, channel, place = people["D"]
+    await storage.broadcasts.record(
+        broadcast_id,
+        [
+            Outcome(people["D"][0], "delivered"),
+            Outcome(people["A"][0], "blocked"),
+            Outcome(people["B"][0], "failed", "BadRequest"),
+        ],
+        [
+            ReachEvent(
+                rid,
+                channel,
+                "broadcast",
+                "constitution",
+                "xf-xianfari",
+                place,
+                "constitution-day",
+                broadcast_id,
+                ts=ts("2026-03-01"),
+            )
+        ],
+        ts("2026-03-01"),
+    )
+    await storage.ledger.add(
+        [
+            LedgerEntry("2026-12-04", "进村宣传", 80, "hexi-village", "constitution"),
+            LedgerEntry("2026-12-04", "发放资料", 300, None, "constitution", "宪法日"),
+            LedgerEntry("2025-12-04", "发放资料", 999),
+        ],
+        "test",
+        ts("2026-12-04"),
+    )
+    await storage.close()
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    db = tmp_path_factory.mktemp("stats") / "bot.sqlite3"
+    asyncio.run(build_history(db))
+    return {**os.environ, "BOT_DB": str(db), "BOT_CONTENT_DIR": str(CONTENT)}
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_stats_json_has_every_figure_right(history: dict[str, str]) -> None:
+    figures = json.loads(cli(history, "stats", "--from", "2026-01-01", "--to", "2026-12-31", "--json").stdout)
+    assert (figures["deliveries"], figures["reached"]) == (11, 4)
+    assert figures["by_topic"] == {
+        "anti-drug": {"deliveries": 1, "reached": 1},
+        "anti-fraud": {"deliveries": 4, "reached": 1},
+        "constitution": {"deliveries": 1, "reached": 1},
+        "drowning": {"deliveries": 5, "reached": 1},
+    }
+    assert figures["by_place"] == {
+        "hexi-village": {"deliveries": 5, "reached": 2},
+        "qingshi-primary": {"deliveries": 5, "reached": 1},
+        "unknown": {"deliveries": 1, "reached": 1},
+    }
+    assert figures["by_channel"] == {
+        "telegram": {"deliveries": 6, "reached": 3},
+        "wecom": {"deliveries": 5, "reached": 1},
+    }
+    assert figures["by_month"] == {
+        "2026-01": {"deliveries": 3, "reached": 2},
+        "2026-02": {"deliveries": 5, "reached": 1},
+        "2026-03": {"deliveries": 1, "reached": 1},
+        "2026-04": {"deliveries": 2, "reached": 1},
+    }
+    assert {k: figures["quiz"][k] for k in ("answers", "correct", "participants")} == {
+        "answers": 3,
+        "correct": 1,
+        "participants": 2,
+    }
+    assert figures["quiz"]["completion"] == 0.5
+    assert {k: figures["broadcasts"][k] for k in ("delivered", "blocked", "failed")} == {
+        "delivered": 1,
+        "blocked": 1,
+        "failed": 1,
+    }
+    assert figures["campaign_pushes"] == 1
+    assert figures["offline"] == {
+        "activities": 2,
+        "by_type": {
+            "发放资料": {"activities": 1, "count": 300, "unit": "份"},
+            "进村宣传": {"activities": 1, "count": 80, "unit": "人次"},
+        },
+    }
+    hexi = next(row for row in figures["coverage"] if row["place"] == "hexi-village")
+    school = next(row for row in figures["coverage"] if row["place"] == "qingshi-primary")
+    assert (hexi["reached"], hexi["population"], hexi["coverage_rate"]) == (2, 1680, round(2 / 1680, 4))
+    assert (school["students_completed_quiz"], school["enrolment"], school["education_rate"]) == (
+        1,
+        620,
+        round(1 / 620, 4),
+    )
+
+
+def test_a_period_filter_and_the_table(history: dict[str, str]) -> None:
+    january = json.loads(cli(history, "stats", "--from", "2026-01-01", "--to", "2026-01-31", "--json").stdout)
+    assert (january["deliveries"], january["reached"]) == (3, 2)
+    table = cli(history, "stats", "--from", "2026-01-01", "--to", "2026-12-31", "--by", "topic").stdout
+    assert "推送人次 deliveries 11    覆盖人数 reached 4" in table
+    assert "反电信网络诈骗" in table and "地点 place" not in table
+
+
+def test_report_paragraph_gives_every_number_from_the_data(history: dict[str, str]) -> None:
+    paragraph = cli(history, "report", "--year", "2026").stdout.strip()
+    assert paragraph == (
+        "全年通过普法宣传机器人推送法治知识11人次，覆盖群众4人；组织线上法治知识答题3人次，平均正确率33.3%；"
+        "利用国家宪法日等宣传节点开展专题推送1次；在校生受教育面0.1%；发放宣传资料300份；开展进村宣传1场，受众80人次。"
+    )
+    empty = cli(history, "report", "--year", "2024").stdout.strip()
+    assert empty == "2024年暂无可报告的普法宣传数据。"
+
+
+def test_xlsx_export_matches_and_holds_no_personal_data(history: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "台账.xlsx"
+    cli(history, "export", "--from", "2026-01-01", "--to", "2026-12-31", "--out", str(out))
+    workbook = load_workbook(out, read_only=True)
+    names = workbook.sheetnames
+    assert names == [
+        "汇总 summary",
+        "按专题 by topic",
+        "按地点 by place",
+        "按月份 by month",
+        "答题 quiz questions",
+        "群发 broadcasts",
+        "台账 ledger",
+    ]
+    summary = {row[0]: row[1] for row in workbook["汇总 summary"].iter_rows(min_row=2, values_only=True)}
+    assert summary["推送人次 deliveries"] == 11 and summary["覆盖人数 reached"] == 4
+    assert summary["答题人次 quiz answers"] == 3 and summary["群发拉黑 blocked"] == 1
+    questions = list(workbook["答题 quiz questions"].iter_rows(min_row=2, values_only=True))
+    assert [q[0] for q in questions][:2] in (["fz-q01", "ns-q02"], ["ns-q02", "fz-q01"])  # 0% first
+    assert questions[-1][0] == "ns-q01" and questions[-1][5] == 1.0
+    ledger = list(workbook["台账 ledger"].iter_rows(min_row=2, values_only=True))
+    assert len(ledger) == 2 and {row[1] for row in ledger} == {"进村宣传", "发放资料"}
+    cells = {
+        str(cell)
+        for sheet in workbook.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for cell in row
+        if cell is not None
+    }
+    assert not cells & {"A", "B", "C", "D", "E"}  # no resident's name anywhere without --personal
+    assert "待跟进 follow-up" not in names
+    workbook.close()
+
+
+def test_personal_export_lists_who_to_follow_up(history: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "follow.xlsx"
+    cli(
+        history,
+        "export",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-12-31",
+        "--out",
+        str(out),
+        "--personal",
+        "--topic",
+        "drowning",
+    )
+    workbook = load_workbook(out, read_only=True)
+    rows = list(workbook["待跟进 follow-up"].iter_rows(min_row=2, values_only=True))
+    workbook.close()
+    # A blocked the bot (the broadcast found out), C finished the quiz, E is a console trial: not listed.
+    assert sorted((row[0], row[1]) for row in rows) == [("未设置", "D"), ("河西村", "B")]
+
+
+def test_csv_zip_and_charts(history: dict[str, str], tmp_path: Path) -> None:
+    import zipfile
+
+    from PIL import Image
+
+    archive = Path(
+        cli(
+            history, "export", "--from", "2026-01-01", "--to", "2026-12-31", "--out", str(tmp_path / "t.csv")
+        ).stdout.strip()
+    )
+    with zipfile.ZipFile(archive) as zipped:
+        assert "汇总.csv" in zipped.namelist()
+        assert "推送人次 deliveries,11" in zipped.read("汇总.csv").decode("utf-8-sig")
+    charts = cli(
+        history, "chart", "--out", str(tmp_path / "charts"), "--from", "2026-01-01", "--to", "2026-12-31"
+    ).stdout.split()
+    assert len(charts) == 3
+    with Image.open(charts[0]) as picture:
+        assert picture.size == (900, 500)
+
+
+def test_ledger_import_reports_rows_and_is_all_or_nothing(history: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "日期,类型,地点,数量\n2026-05-01,进村宣传,河西村,40\n2026-13-01,跳舞,火星,-3\n", encoding="utf-8-sig"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "ledger", "import", str(bad)],
+        capture_output=True,
+        text=True,
+        env=history,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "row 3: 日期 '2026-13-01' is not a date" in result.stderr and "row 3: 类型 '跳舞'" in result.stderr
+    assert "row 3: 地点 '火星'" in result.stderr and "row 3: 数量 '-3'" in result.stderr
+    may = json.loads(cli(history, "stats", "--from", "2026-05-01", "--to", "2026-05-31", "--json").stdout)
+    assert may["offline"]["activities"] == 0  # the good row 2 was not half-imported
