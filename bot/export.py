@@ -190,8 +190,16 @@ def write_charts(directory: Path, statistics: Statistics, catalog: Catalog) -> l
         labels = [names[dimension].get(key, key) for key in data]
         figure, axis = plt.subplots(figsize=(9, 5), dpi=100)
         positions = range(len(labels))
-        axis.bar([p - 0.2 for p in positions], [v["deliveries"] for v in data.values()], 0.4, label="推送人次", color="#b22222")
-        axis.bar([p + 0.2 for p in positions], [v["reached"] for v in data.values()], 0.4, label="覆盖人数", color="#c9a227")
+        axis.bar(
+            [p - 0.2 for p in positions],
+            [v["deliveries"] for v in data.values()],
+            0.4,
+            label="推送人次",
+            color="#b22222",
+        )
+        axis.bar(
+            [p + 0.2 for p in positions], [v["reached"] for v in data.values()], 0.4, label="覆盖人数", color="#c9a227"
+        )
         axis.set_xticks(list(positions), labels, rotation=30 if len(labels) > 6 else 0)
         axis.set_title(f"{titles[dimension]}（{statistics.period.first} – {statistics.period.last}）")
         axis.legend()

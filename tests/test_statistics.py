@@ -311,3 +311,39 @@ def test_ledger_import_reports_rows_and_is_all_or_nothing(history: dict[str, str
     assert "row 3: 地点 '火星'" in result.stderr and "row 3: 数量 '-3'" in result.stderr
     may = json.loads(cli(history, "stats", "--from", "2026-05-01", "--to", "2026-05-31", "--json").stdout)
     assert may["offline"]["activities"] == 0  # the good row 2 was not half-imported
+
+
+async def test_admin_stats_export_and_ledger_in_chat_and_refused_to_others(tmp_path: Path, content: object) -> None:
+    import shutil
+
+    from bot.config import Identity, Settings
+    from bot.core.engine import Core
+    from bot.core.events import Document, Image
+
+    from .helpers import Chat, texts
+
+    db = tmp_path / "bot.sqlite3"
+    await build_history(db)
+    storage = await Storage.open(db)
+    settings = Settings(db_path=db, content_dir=CONTENT, admins=frozenset({Identity("console", "boss")}))
+    core = Core(storage, content, settings)  # type: ignore[arg-type]
+    try:
+        resident = Chat(core, "villager")
+        unknown = texts(await resident.say("/nosuch"))
+        for command in ("stats", "export", "ledger 2026-12-04 进村宣传 40"):
+            assert texts(await resident.say(f"/{command}")) == unknown.replace("nosuch", command.split()[0])
+        boss = Chat(core, "boss")
+        replies = await boss.say("/stats")
+        assert "推送法治知识" in texts(replies) and isinstance(replies[-1], Image)
+        (document,) = await boss.say("/export")
+        assert isinstance(document, Document) and document.filename.endswith(".xlsx") and document.data[:2] == b"PK"
+        assert "已记入台账：2026-05-06 法治讲座 45人次" in texts(
+            await boss.say("/ledger 2026-05-06 法治讲座 河西村 45 村部")
+        )
+        assert "没有记录" in texts(await boss.say("/ledger 2026-05-06 跳舞 3"))
+        assert "记一笔普法台账" in texts(await boss.say("/ledger"))
+        entries = await storage.ledger.between("2026-05-06", "2026-05-06")
+        assert [(e.type, e.place_id, e.count, e.note) for e in entries] == [("法治讲座", "hexi-village", 45, "村部")]
+    finally:
+        await storage.close()
+        shutil.rmtree(tmp_path / "charts", ignore_errors=True)

@@ -20,6 +20,7 @@ from bot.content.problems import Severity
 from bot.content.store import ContentStore
 from bot.core import screens
 from bot.core.admin_flow import BroadcastFlow
+from bot.core.admin_stats import StatsFlow
 from bot.core.events import Button, Incoming, Reply, Text, Toast
 from bot.core.payloads import ADMIN_ACTIONS, Action, Payload, decode, encode
 from bot.core.quiz import QuizContext, QuizFlows
@@ -62,6 +63,7 @@ class Core:
         self.settings = settings
         self._today = today
         self.broadcasts = BroadcastFlow(storage, settings)
+        self.admin_stats = StatsFlow(storage, settings)
         self.quiz = QuizFlows(
             storage,
             town=lambda catalog: settings.town or catalog.town,
@@ -91,6 +93,9 @@ class Core:
             "reload": self._reload,
             "broadcast": lambda turn: self.broadcasts.start(turn.resident, turn.t, turn.catalog),
             "broadcasts": lambda turn: self.broadcasts.listing(turn.t),
+            "stats": lambda turn: self.admin_stats.stats(turn.t, turn.catalog),
+            "export": lambda turn: self.admin_stats.export(turn.t, turn.catalog),
+            "ledger": lambda turn: self.admin_stats.ledger(turn.resident, turn.t, turn.catalog, turn.event.args),
         }
         # Quizzes and settings belong in a private chat; a group gets a polite pointer instead.
         self._private_only = {
