@@ -31,7 +31,7 @@ async def open_app(settings: Settings, today: Callable[[], dt.date] | None = Non
             return dt.datetime.now(zone).date()
 
     content = ContentStore.load(settings.content_dir, today)
-    storage = await Storage.open(settings.db_path)
+    storage = await Storage.open(settings.db_path, zone_offset=settings.zone_offset)
     try:
         yield App(settings, storage, content, Core(storage, content, settings, today))
     finally:

@@ -282,7 +282,7 @@ def _with_storage(settings: Settings, work: Callable[[Any, Any], Coroutine[Any, 
 
     async def main() -> int:
         content = ContentStore.load(settings.content_dir)
-        storage = await Storage.open(settings.db_path)
+        storage = await Storage.open(settings.db_path, zone_offset=settings.zone_offset)
         try:
             return await work(storage, content.catalog)
         finally:

@@ -167,6 +167,12 @@ class Settings:
         return ZoneInfo(self.timezone)
 
     @property
+    def zone_offset(self) -> int:
+        """Seconds east of UTC now (monthly roll-ups use it; exact for zones without summer time)."""
+        offset = dt.datetime.now(self.zone).utcoffset()
+        return int(offset.total_seconds()) if offset else 0
+
+    @property
     def broadcast_channels(self) -> list[str]:
         """Channels that receive broadcasts: the configured messaging channels, never the console."""
         return ["telegram"] if self.telegram_token else []

@@ -13,6 +13,7 @@ from typing import Any
 from bot.content.model import Catalog, PlaceKind
 from bot.storage import Storage
 from bot.storage.ledger import ACTIVITY_TYPES
+from bot.storage.stats import Span
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,13 @@ class Statistics:
 async def collect(storage: Storage, catalog: Catalog, period: Period) -> Statistics:
     stats = storage.stats
     start, end = period.start, period.end
-    totals = await stats.totals(start, end)
+    span = Span.of(period.first, period.last, period.zone)
+    totals = await stats.totals(span)
     by = {}
     for dimension in ("topic", "place", "channel", "month"):
-        counts = await stats.by(dimension, start, end, period.offset)
+        counts = await stats.by(dimension, span, period.offset)
         by[dimension] = {key: {"deliveries": c.deliveries, "reached": c.reached} for key, c in counts.items()}
-    answers, correct, participants = await stats.quiz_totals(start, end)
+    answers, correct, participants = await stats.quiz_totals(span)
     started, finished = await stats.quiz_completion(start, end)
     quiz = {
         "answers": answers,
@@ -84,7 +86,7 @@ async def collect(storage: Storage, catalog: Catalog, period: Period) -> Statist
         "quizzes_finished": finished,
         "completion": _share(finished, started),
     }
-    questions = _questions(catalog, await stats.question_accuracy(start, end))
+    questions = _questions(catalog, await stats.question_accuracy(span))
     broadcasts = {"count": 0, "targeted": 0, "delivered": 0, "blocked": 0, "failed": 0, "cancelled": 0, "pending": 0}
     campaigns = 0
     for _, campaign_id, targeted, outcomes in await stats.broadcasts(start, end):

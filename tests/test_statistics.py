@@ -198,6 +198,23 @@ def test_stats_json_has_every_figure_right(history: dict[str, str]) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("first", "last", "deliveries", "reached"),
+    [
+        ("2026-01-01", "2026-01-31", 3, 2),  # one whole month: the roll-up alone
+        ("2026-01-15", "2026-02-10", 6, 2),  # no whole month: the raw log alone
+        ("2026-01-15", "2026-03-31", 7, 3),  # a partial month, then two whole ones
+        ("2026-02-06", "2026-02-06", 4, 1),  # one day
+    ],
+)
+def test_periods_cut_across_months_agree_with_the_log(
+    history: dict[str, str], first: str, last: str, deliveries: int, reached: int
+) -> None:
+    figures = json.loads(cli(history, "stats", "--from", first, "--to", last, "--json").stdout)
+    assert (figures["deliveries"], figures["reached"]) == (deliveries, reached)
+    assert sum(v["deliveries"] for v in figures["by_topic"].values()) == deliveries
+
+
 def test_a_period_filter_and_the_table(history: dict[str, str]) -> None:
     january = json.loads(cli(history, "stats", "--from", "2026-01-01", "--to", "2026-01-31", "--json").stdout)
     assert (january["deliveries"], january["reached"]) == (3, 2)

@@ -303,7 +303,7 @@ class BroadcastStore:
         self, broadcast_id: int, outcomes: Sequence[Outcome], events: Sequence[ReachEvent], now: int
     ) -> None:
         """One batch's outcomes and reach events, together or not at all."""
-        from bot.storage.sqlite import event_row, insert_event_sql
+        from bot.storage.sqlite import event_row, write_events
 
         async with self._storage.atomic() as db:
             await db.executemany(
@@ -314,8 +314,7 @@ class BroadcastStore:
             blocked = [(o.resident_id,) for o in outcomes if o.status == "blocked"]
             if blocked:
                 await db.executemany("UPDATE residents SET blocked = 1 WHERE id = ?", blocked)
-            if events:
-                await db.executemany(insert_event_sql(), [event_row(e, now) for e in events])
+            await write_events(db, [event_row(e, now) for e in events], self._storage.zone_offset)
 
     async def finish_if_done(self, broadcast_id: int, now: int) -> bool:
         async with self._storage.atomic() as db:

@@ -185,4 +185,46 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX ledger_day ON ledger (day);
         """,
     ),
+    Migration(
+        5,
+        "monthly roll-ups of the event log for fast statistics",
+        """
+        -- Kept in the same transaction as every event written (see Storage), so statistics for whole months
+        -- read these small tables instead of millions of events. Months are in the town's time zone.
+        -- Console events (local trials) are never rolled up: statistics leave them out.
+        CREATE TABLE reach_monthly (
+            month TEXT NOT NULL,
+            resident_id INTEGER NOT NULL,
+            topic_id TEXT NOT NULL,          -- '' when the event has no topic
+            place_id TEXT NOT NULL,          -- '' when the resident had no place
+            channel TEXT NOT NULL,
+            deliveries INTEGER NOT NULL,
+            PRIMARY KEY (month, resident_id, topic_id, place_id, channel)
+        ) WITHOUT ROWID;
+        CREATE TABLE quiz_monthly (
+            month TEXT NOT NULL,
+            question_id TEXT NOT NULL,
+            place_id TEXT NOT NULL,
+            answers INTEGER NOT NULL,
+            correct INTEGER NOT NULL,
+            PRIMARY KEY (month, question_id, place_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE quiz_participants_monthly (
+            month TEXT NOT NULL,
+            resident_id INTEGER NOT NULL,
+            PRIMARY KEY (month, resident_id)
+        ) WITHOUT ROWID;
+        INSERT INTO reach_monthly
+            SELECT strftime('%Y-%m', ts + 28800, 'unixepoch'), resident_id, COALESCE(topic_id, ''),
+                   COALESCE(place_id, ''), channel, COUNT(*)
+            FROM reach_events WHERE channel != 'console' GROUP BY 1, 2, 3, 4, 5;
+        INSERT INTO quiz_monthly
+            SELECT strftime('%Y-%m', ts + 28800, 'unixepoch'), item_id, COALESCE(place_id, ''), COUNT(*),
+                   SUM(correct)
+            FROM reach_events WHERE kind = 'quiz_answer' AND channel != 'console' GROUP BY 1, 2, 3;
+        INSERT INTO quiz_participants_monthly
+            SELECT DISTINCT strftime('%Y-%m', ts + 28800, 'unixepoch'), resident_id
+            FROM reach_events WHERE kind = 'quiz_answer' AND channel != 'console';
+        """,
+    ),
 )

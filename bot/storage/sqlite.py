@@ -78,6 +78,7 @@ _EVENT_COLUMNS = (
     "broadcast_id",
     "correct",
 )
+DEFAULT_ZONE_OFFSET = 8 * 3600  # Asia/Shanghai; Storage.open takes the town's offset from the settings
 _INSERT_EVENT = (
     f"INSERT INTO reach_events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
 )
@@ -92,8 +93,10 @@ class Storage:
         clock: Clock = time.time,
         flush_interval: float = 0.2,
         flush_size: int = 500,
+        zone_offset: int = DEFAULT_ZONE_OFFSET,
     ) -> None:
         self._db = connection
+        self.zone_offset = zone_offset  # seconds east of UTC: months of the roll-ups are the town's months
         self._clock = clock
         self._write_lock = asyncio.Lock()
         self._pending: list[tuple[Any, ...]] = []
@@ -323,8 +326,7 @@ class Storage:
                 raise
 
     async def _write(self, db: aiosqlite.Connection, events: list[tuple[Any, ...]], seen: dict[int, int]) -> None:
-        if events:
-            await db.executemany(_INSERT_EVENT, events)
+        await write_events(db, events, self.zone_offset)
         if seen:
             await db.executemany(
                 "UPDATE residents SET last_seen = MAX(last_seen, ?) WHERE id = ?",
@@ -336,8 +338,12 @@ class Storage:
             await self._write(db, [], seen)
             for row in events:
                 try:
-                    await db.execute(_INSERT_EVENT, row)
+                    await db.execute("SAVEPOINT one_event")
+                    await write_events(db, [row], self.zone_offset)
+                    await db.execute("RELEASE one_event")
                 except sqlite3.IntegrityError as exc:
+                    await db.execute("ROLLBACK TO one_event")
+                    await db.execute("RELEASE one_event")
                     log.error("dropped a reach event the database refuses (%s): %r", exc, row)
 
     async def _flush_in_background(self) -> None:
@@ -385,8 +391,33 @@ class Storage:
         ]
 
 
-def insert_event_sql() -> str:
-    return _INSERT_EVENT
+_ROLLUP_REACH = (
+    "INSERT INTO reach_monthly (month, resident_id, topic_id, place_id, channel, deliveries)"
+    " VALUES (strftime('%Y-%m', ? + ?, 'unixepoch'), ?, ?, ?, ?, 1)"
+    " ON CONFLICT DO UPDATE SET deliveries = deliveries + 1"
+)
+_ROLLUP_QUIZ = (
+    "INSERT INTO quiz_monthly (month, question_id, place_id, answers, correct)"
+    " VALUES (strftime('%Y-%m', ? + ?, 'unixepoch'), ?, ?, 1, ?)"
+    " ON CONFLICT DO UPDATE SET answers = answers + 1, correct = correct + excluded.correct"
+)
+_ROLLUP_PARTICIPANT = (
+    "INSERT OR IGNORE INTO quiz_participants_monthly (month, resident_id)"
+    " VALUES (strftime('%Y-%m', ? + ?, 'unixepoch'), ?)"
+)
+
+
+async def write_events(db: aiosqlite.Connection, rows: list[tuple[Any, ...]], zone_offset: int) -> None:
+    """Insert reach events and keep the monthly roll-ups in step, inside the caller's transaction."""
+    if not rows:
+        return
+    await db.executemany(_INSERT_EVENT, rows)
+    counted = [row for row in rows if row[2] != "console"]  # statistics leave console trials out
+    await db.executemany(_ROLLUP_REACH, [(r[0], zone_offset, r[1], r[4] or "", r[6] or "", r[2]) for r in counted])
+    answers = [row for row in counted if row[3] == "quiz_answer"]
+    if answers:
+        await db.executemany(_ROLLUP_QUIZ, [(r[0], zone_offset, r[5], r[6] or "", r[9] or 0) for r in answers])
+        await db.executemany(_ROLLUP_PARTICIPANT, [(r[0], zone_offset, r[1]) for r in answers])
 
 
 def event_row(event: ReachEvent, now: int) -> tuple[Any, ...]:

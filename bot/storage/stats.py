@@ -7,18 +7,64 @@ exact for zones without daylight saving, such as Asia/Shanghai.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.storage.sqlite import Storage
 
-DIMENSIONS = {
+DIMENSIONS = {  # the key of each breakdown, over raw events
     "topic": "COALESCE(topic_id, 'other')",
     "place": "COALESCE(place_id, 'unknown')",
     "channel": "channel",
     "month": "strftime('%Y-%m', ts + :offset, 'unixepoch')",
 }
+ROLLUP_KEYS = {  # the same keys over reach_monthly
+    "topic": "COALESCE(NULLIF(topic_id, ''), 'other')",
+    "place": "COALESCE(NULLIF(place_id, ''), 'unknown')",
+    "channel": "channel",
+    "month": "month",
+}
+
+
+@dataclass(frozen=True)
+class Span:
+    """A period cut for the roll-ups: whole months read `*_monthly`, the partial months at either end read
+    the raw event log."""
+
+    first_month: str  # 'YYYY-MM'; '' when the period holds no whole month
+    last_month: str
+    ranges: tuple[tuple[int, int], tuple[int, int]]  # raw [start, end) timestamps before and after
+
+    @classmethod
+    def of(cls, first: dt.date, last: dt.date, zone: dt.tzinfo) -> Span:
+        def stamp(day: dt.date) -> int:
+            return int(dt.datetime.combine(day, dt.time(), zone).timestamp())
+
+        end_day = last + dt.timedelta(days=1)
+        month_start = first if first.day == 1 else _next_month(first)
+        month_end = end_day.replace(day=1)  # first day of the month after the last whole month
+        if month_start >= month_end:  # no whole month inside: everything from the raw log
+            return cls("", "", ((stamp(first), stamp(end_day)), (0, 0)))
+        last_whole = month_end - dt.timedelta(days=1)
+        return cls(
+            f"{month_start:%Y-%m}",
+            f"{last_whole:%Y-%m}",
+            ((stamp(first), stamp(month_start)), (stamp(month_end), stamp(end_day))),
+        )
+
+    def params(self, **extra: Any) -> dict[str, Any]:
+        (a1, b1), (a2, b2) = self.ranges
+        return {"m1": self.first_month, "m2": self.last_month, "a1": a1, "b1": b1, "a2": a2, "b2": b2, **extra}
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+RAW = "((ts >= :a1 AND ts < :b1) OR (ts >= :a2 AND ts < :b2)) AND channel != 'console'"
+MONTHS = "month BETWEEN :m1 AND :m2"
 
 
 @dataclass(frozen=True)
@@ -35,38 +81,51 @@ class StatsStore:
         async with self._storage._db.execute(query, params) as cursor:
             return list(await cursor.fetchall())
 
-    async def totals(self, start: int, end: int) -> Counts:
+    async def totals(self, span: Span) -> Counts:
         rows = await self._rows(
-            "SELECT COUNT(*), COUNT(DISTINCT resident_id) FROM reach_events"
-            " WHERE ts >= :start AND ts < :end AND channel != 'console'",
-            {"start": start, "end": end},
+            "WITH r(resident_id, n) AS ("
+            f" SELECT resident_id, deliveries FROM reach_monthly WHERE {MONTHS}"
+            f" UNION ALL SELECT resident_id, 1 FROM reach_events WHERE {RAW})"
+            " SELECT COALESCE(SUM(n), 0), COUNT(DISTINCT resident_id) FROM r",
+            span.params(),
         )
         return Counts(int(rows[0][0]), int(rows[0][1]))
 
-    async def by(self, dimension: str, start: int, end: int, offset: int) -> dict[str, Counts]:
-        key = DIMENSIONS[dimension]  # a fixed expression chosen by name, never user text
+    async def by(self, dimension: str, span: Span, offset: int) -> dict[str, Counts]:
+        monthly, raw = ROLLUP_KEYS[dimension], DIMENSIONS[dimension]  # fixed expressions chosen by name
         rows = await self._rows(
-            f"SELECT {key} AS k, COUNT(*), COUNT(DISTINCT resident_id) FROM reach_events"
-            " WHERE ts >= :start AND ts < :end AND channel != 'console' GROUP BY k ORDER BY k",
-            {"start": start, "end": end, "offset": offset},
+            "WITH r(k, resident_id, n) AS ("
+            f" SELECT {monthly}, resident_id, deliveries FROM reach_monthly WHERE {MONTHS}"
+            f" UNION ALL SELECT {raw}, resident_id, 1 FROM reach_events WHERE {RAW})"
+            " SELECT k, SUM(n), COUNT(DISTINCT resident_id) FROM r GROUP BY k ORDER BY k",
+            span.params(offset=offset),
         )
         return {row[0]: Counts(int(row[1]), int(row[2])) for row in rows}
 
-    async def quiz_totals(self, start: int, end: int) -> tuple[int, int, int]:
-        """(answers, correct answers, participants) from quiz_answer events."""
-        rows = await self._rows(
-            "SELECT COUNT(*), COALESCE(SUM(correct), 0), COUNT(DISTINCT resident_id) FROM reach_events"
-            " WHERE kind = 'quiz_answer' AND ts >= :start AND ts < :end AND channel != 'console'",
-            {"start": start, "end": end},
+    async def quiz_totals(self, span: Span) -> tuple[int, int, int]:
+        """(answers, correct answers, participants) of quiz answers."""
+        counts = await self._rows(
+            "WITH r(a, c) AS ("
+            f" SELECT answers, correct FROM quiz_monthly WHERE {MONTHS}"
+            f" UNION ALL SELECT 1, correct FROM reach_events WHERE kind = 'quiz_answer' AND {RAW})"
+            " SELECT COALESCE(SUM(a), 0), COALESCE(SUM(c), 0) FROM r",
+            span.params(),
         )
-        return int(rows[0][0]), int(rows[0][1]), int(rows[0][2])
+        people = await self._rows(
+            f"SELECT COUNT(*) FROM (SELECT resident_id FROM quiz_participants_monthly WHERE {MONTHS}"
+            f" UNION SELECT resident_id FROM reach_events WHERE kind = 'quiz_answer' AND {RAW})",
+            span.params(),
+        )
+        return int(counts[0][0]), int(counts[0][1]), int(people[0][0])
 
-    async def question_accuracy(self, start: int, end: int) -> list[tuple[str, str, int, int]]:
+    async def question_accuracy(self, span: Span) -> list[tuple[str, str, int, int]]:
         """(question id, place id or 'unknown', answers, correct) for every question answered."""
         rows = await self._rows(
-            "SELECT item_id, COALESCE(place_id, 'unknown'), COUNT(*), SUM(correct) FROM reach_events"
-            " WHERE kind = 'quiz_answer' AND ts >= :start AND ts < :end AND channel != 'console' GROUP BY 1, 2",
-            {"start": start, "end": end},
+            "WITH r(q, p, a, c) AS ("
+            f" SELECT question_id, NULLIF(place_id, ''), answers, correct FROM quiz_monthly WHERE {MONTHS}"
+            f" UNION ALL SELECT item_id, place_id, 1, correct FROM reach_events WHERE kind = 'quiz_answer' AND {RAW})"
+            " SELECT q, COALESCE(p, 'unknown'), SUM(a), SUM(c) FROM r GROUP BY 1, 2",
+            span.params(),
         )
         return [(row[0], row[1], int(row[2]), int(row[3])) for row in rows]
 
