@@ -227,4 +227,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             FROM reach_events WHERE kind = 'quiz_answer' AND channel != 'console';
         """,
     ),
+    Migration(
+        6,
+        "covering indexes for statistics over whole months",
+        """
+        -- Each breakdown over whole months scans one of these in (key, resident) order, so SQLite needs no
+        -- sort for GROUP BY nor a temporary B-tree for counting distinct residents (docs/benchmarks.md).
+        CREATE INDEX reach_monthly_resident ON reach_monthly (resident_id, month, deliveries);
+        CREATE INDEX reach_monthly_topic ON reach_monthly (topic_id, resident_id, month, deliveries);
+        CREATE INDEX reach_monthly_place ON reach_monthly (place_id, resident_id, month, deliveries);
+        CREATE INDEX reach_monthly_channel ON reach_monthly (channel, resident_id, month, deliveries);
+        """,
+    ),
 )

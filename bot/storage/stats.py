@@ -20,6 +20,7 @@ DIMENSIONS = {  # the key of each breakdown, over raw events
     "channel": "channel",
     "month": "strftime('%Y-%m', ts + :offset, 'unixepoch')",
 }
+ROLLUP_COLUMNS = {"topic": "topic_id", "place": "place_id", "channel": "channel", "month": "month"}
 ROLLUP_KEYS = {  # the same keys over reach_monthly
     "topic": "COALESCE(NULLIF(topic_id, ''), 'other')",
     "place": "COALESCE(NULLIF(place_id, ''), 'unknown')",
@@ -54,6 +55,10 @@ class Span:
             ((stamp(first), stamp(month_start)), (stamp(month_end), stamp(end_day))),
         )
 
+    @property
+    def whole_months_only(self) -> bool:
+        return bool(self.first_month) and all(start >= end for start, end in self.ranges)
+
     def params(self, **extra: Any) -> dict[str, Any]:
         (a1, b1), (a2, b2) = self.ranges
         return {"m1": self.first_month, "m2": self.last_month, "a1": a1, "b1": b1, "a2": a2, "b2": b2, **extra}
@@ -82,6 +87,13 @@ class StatsStore:
             return list(await cursor.fetchall())
 
     async def totals(self, span: Span) -> Counts:
+        if span.whole_months_only:
+            rows = await self._rows(
+                "SELECT COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT resident_id, SUM(deliveries) AS n"
+                f" FROM reach_monthly INDEXED BY reach_monthly_resident WHERE {MONTHS} GROUP BY resident_id)",
+                span.params(),
+            )
+            return Counts(int(rows[0][0]), int(rows[0][1]))
         rows = await self._rows(
             "WITH r(resident_id, n) AS ("
             f" SELECT resident_id, deliveries FROM reach_monthly WHERE {MONTHS}"
@@ -93,6 +105,16 @@ class StatsStore:
 
     async def by(self, dimension: str, span: Span, offset: int) -> dict[str, Counts]:
         monthly, raw = ROLLUP_KEYS[dimension], DIMENSIONS[dimension]  # fixed expressions chosen by name
+        if span.whole_months_only:
+            # Scan the covering index in (key, resident) order: no sort for GROUP BY (docs/benchmarks.md).
+            column = ROLLUP_COLUMNS[dimension]
+            indexed = f"INDEXED BY reach_monthly_{dimension}" if dimension != "month" else ""
+            rows = await self._rows(
+                f"SELECT {monthly}, SUM(deliveries), COUNT(DISTINCT resident_id) FROM reach_monthly {indexed}"
+                f" WHERE {MONTHS} GROUP BY {column} ORDER BY 1",
+                span.params(),
+            )
+            return {row[0]: Counts(int(row[1]), int(row[2])) for row in rows}
         rows = await self._rows(
             "WITH r(k, resident_id, n) AS ("
             f" SELECT {monthly}, resident_id, deliveries FROM reach_monthly WHERE {MONTHS}"
