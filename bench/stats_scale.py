@@ -162,9 +162,9 @@ def plans(db: Path) -> None:
     print(f"    reach_monthly rows: {rollup_rows:,}")
     for label, query in [
         (
-            "year by topic (roll-up)",
+            "year by topic (roll-up, covering index)",
             "SELECT topic_id, SUM(deliveries), COUNT(DISTINCT resident_id) FROM reach_monthly"
-            " WHERE month BETWEEN '2026-01' AND '2026-12' GROUP BY topic_id",
+            " INDEXED BY reach_monthly_topic WHERE month BETWEEN '2026-01' AND '2026-12' GROUP BY topic_id",
         ),
         (
             "partial month (raw log)",

@@ -364,3 +364,23 @@ async def test_admin_stats_export_and_ledger_in_chat_and_refused_to_others(tmp_p
     finally:
         await storage.close()
         shutil.rmtree(tmp_path / "charts", ignore_errors=True)
+
+
+def test_ledger_import_from_excel(history: dict[str, str], tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["日期", "类型", "地点", "专题", "数量", "备注"])
+    sheet.append([dt.date(2026, 6, 26), "进校园", "青石镇中心小学", "禁毒", 450, "国际禁毒日"])
+    sheet.append(["2026-06-26", "村村响广播", "河西村", None, 3, ""])
+    path = tmp_path / "台账.xlsx"
+    book.save(path)
+    assert cli(history, "ledger", "import", str(path)).stdout.strip() == "imported 2 activities"
+    june = json.loads(cli(history, "stats", "--from", "2026-06-01", "--to", "2026-06-30", "--json").stdout)
+    assert june["offline"]["by_type"] == {
+        "村村响广播": {"activities": 1, "count": 3, "unit": "次"},
+        "进校园": {"activities": 1, "count": 450, "unit": "人次"},
+    }
+    listed = cli(history, "ledger", "list", "--from", "2026-06-26", "--to", "2026-06-26").stdout
+    assert "2026-06-26  进校园  450  青石镇中心小学  anti-drug  国际禁毒日" in listed
