@@ -150,7 +150,10 @@ async def test_unsubscribe_one_topic_then_everything_then_resubscribe(core: Core
 async def test_unknown_text_and_commands_point_to_the_menu(core: Core) -> None:
     chat = Chat(core, "hank")
     await chat.say("/start")
-    replies = await chat.say("今天天气怎么样")
+    replies = await chat.say("今天天气怎么样")  # a question no tip answers
+    assert "还没找到相关的普法内容" in texts(replies) and "12348" in texts(replies)
+    assert "📚 普法专题" in labels(replies[-1])
+    replies = await chat.say("🙂🙂")  # not words at all
     assert "还不太懂" in texts(replies) and "📚 普法专题" in labels(replies[-1])
     replies = await chat.say("/frobnicate now")
     assert "没有“/frobnicate”这个命令" in texts(replies)

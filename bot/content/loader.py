@@ -14,13 +14,16 @@ from typing import Any
 
 from bot.content.calendar import parse_rule, parse_time
 from bot.content.fields import ProblemSink, Section, check_text
-from bot.content.model import Campaign, Catalog, Citation, Law, Place, PlaceKind, QuizQuestion, Tip, Topic
+from bot.content.model import Campaign, Catalog, Citation, Law, Place, PlaceKind, QuizQuestion, Tip, Topic, UrgentIntent
 from bot.content.numerals import article_numbers
 from bot.content.problems import Problem, has_errors
 from bot.content.yamlsource import YamlSyntaxError, parse_yaml
+from bot.textnorm import normalize
 
 LAWS_FILE = "laws.yaml"
 CAMPAIGNS_FILE = "campaigns.yaml"
+URGENT_FILE = "urgent.yaml"
+SYNONYMS_FILE = "synonyms.yaml"
 PLACES_FILE = "places.yaml"
 TOPICS_DIR = "topics"
 
@@ -90,11 +93,15 @@ class _Loader:
         town, places = self._load_places()
         topics = self._load_topics(laws)
         campaigns = self._load_campaigns(topics, places)
+        urgent = self._load_urgent(laws)
+        synonyms = self._load_synonyms()
         self.problems.sort(key=lambda p: (p.file, p.line))
         if has_errors(self.problems):
             return LoadResult(None, self.problems, self.files)
         catalog = Catalog(
             campaigns=tuple(campaigns),
+            urgent=tuple(urgent),
+            synonyms=synonyms,
             town=town,
             topics=tuple(sorted(topics, key=lambda t: (t.order, t.id))),
             places=tuple(places),
@@ -294,6 +301,76 @@ class _Loader:
                 )
         self._finish(sink)
         return campaigns
+
+    # -- urgent intents and synonyms ---------------------------------------------------------
+
+    def _load_urgent(self, laws: dict[str, Law]) -> list[UrgentIntent]:
+        path = self.directory / URGENT_FILE
+        if not path.exists():
+            return []
+        parsed = self._parse(path)
+        if parsed is None:
+            return []
+        sink, data = parsed
+        top = Section(sink, "urgent file", data, 1, required=["urgent"])
+        intents = []
+        for line, item in top.sequence("urgent", min_items=1):
+            s = Section(
+                sink,
+                "urgent intent",
+                item,
+                line,
+                required=["id", "name", "triggers", "reply", "source"],
+                optional=["unless"],
+            )
+            intent_id, name = s.identifier(), s.text("name", 20)
+            reply = s.text("reply", LIMITS["tip_body"])
+            triggers = []
+            for trigger_line, trigger in s.sequence("triggers", min_items=1):
+                text = check_text(sink, trigger, trigger_line, "trigger")
+                if text is None:
+                    continue
+                words = tuple(normalize(word) for word in text.split("+"))
+                if not all(words):
+                    sink.error(trigger_line, f"trigger '{text}' has an empty word (write words joined by +)")
+                    continue
+                triggers.append(words)
+            unless = [
+                normalize(text)
+                for unless_line, value in s.sequence("unless")
+                if (text := check_text(sink, value, unless_line, "unless word"))
+            ]
+            sources = self._sources(sink, s, laws)
+            if intent_id and not self.ids.claim(sink, "urgent intent", intent_id, s.line_of("id")):
+                intent_id = None
+            if intent_id and name and reply and triggers and sources:
+                intents.append(UrgentIntent(intent_id, name, tuple(triggers), tuple(unless), reply, sources))
+        self._finish(sink)
+        return intents
+
+    def _load_synonyms(self) -> dict[str, str]:
+        path = self.directory / SYNONYMS_FILE
+        if not path.exists():
+            return {}
+        parsed = self._parse(path)
+        if parsed is None:
+            return {}
+        sink, data = parsed
+        top = Section(sink, "synonyms file", data, 1, required=["synonyms"])
+        synonyms: dict[str, str] = {}
+        if top.has("synonyms"):
+            mapping = top.data["synonyms"]
+            if not isinstance(mapping, dict):
+                sink.error(top.line_of("synonyms"), "'synonyms' must map what residents type to the word tips use")
+            else:
+                for wrong, right in mapping.items():
+                    line = mapping.key_lines.get(wrong, top.line)
+                    target = check_text(sink, right, line, f"synonym of '{wrong}'")
+                    source = normalize(str(wrong))
+                    if target and source:
+                        synonyms[source] = normalize(target)
+        self._finish(sink)
+        return synonyms
 
     # -- topics ------------------------------------------------------------------------------
 

@@ -116,6 +116,18 @@ class Campaign:
 
 
 @dataclass(frozen=True)
+class UrgentIntent:
+    """An emergency recognised in a resident's words (content/urgent.yaml): steps first, before anything else."""
+
+    id: str
+    name: str
+    triggers: tuple[tuple[str, ...], ...]  # any trigger whose words all appear
+    unless: tuple[str, ...]
+    reply: str
+    sources: tuple[Citation, ...]
+
+
+@dataclass(frozen=True)
 class Catalog:
     """Everything loaded from one content directory."""
 
@@ -124,6 +136,8 @@ class Catalog:
     places: tuple[Place, ...]
     laws: dict[str, Law] = field(default_factory=dict)
     campaigns: tuple[Campaign, ...] = ()
+    urgent: tuple[UrgentIntent, ...] = ()
+    synonyms: dict[str, str] = field(default_factory=dict)  # what residents type -> the word our tips use
 
     def __post_init__(self) -> None:
         # Index once so per-message lookups are dictionary hits, not scans.

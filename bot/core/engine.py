@@ -21,6 +21,7 @@ from bot.content.store import ContentStore
 from bot.core import screens
 from bot.core.admin_flow import BroadcastFlow
 from bot.core.admin_stats import StatsFlow
+from bot.core.answers import AnswerFlow
 from bot.core.events import Button, Incoming, Reply, Text, Toast
 from bot.core.payloads import ADMIN_ACTIONS, Action, Payload, decode, encode
 from bot.core.quiz import QuizContext, QuizFlows
@@ -64,6 +65,7 @@ class Core:
         self._today = today
         self.broadcasts = BroadcastFlow(storage, settings)
         self.admin_stats = StatsFlow(storage, settings)
+        self.answers = AnswerFlow(storage)
         self.quiz = QuizFlows(
             storage,
             town=lambda catalog: settings.town or catalog.town,
@@ -235,6 +237,9 @@ class Core:
             return await self.broadcasts.text(turn.resident, turn.t, turn.catalog, event.text)
         if event.text is None:  # a sticker, photo, voice message...
             return [Text(turn.t("fallback.non_text"), buttons=screens.main_menu(turn.t).buttons)]
+        answered = await self.answers.answer(turn.t, turn.catalog, turn.today, event.text)
+        if answered is not None:
+            return answered
         return [Text(turn.t("fallback.unknown_text"), buttons=screens.main_menu(turn.t).buttons)]
 
     # -- commands ----------------------------------------------------------------------------

@@ -239,4 +239,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX reach_monthly_channel ON reach_monthly (channel, resident_id, month, deliveries);
         """,
     ),
+    Migration(
+        7,
+        "questions the bot could not answer",
+        """
+        -- What residents ask that no tip answers, for editors (python -m bot questions). No resident id:
+        -- only the normalised question, how often and when.
+        CREATE TABLE unanswered (
+            question TEXT PRIMARY KEY,
+            asked INTEGER NOT NULL,
+            first_asked INTEGER NOT NULL,
+            last_asked INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    ),
 )

@@ -254,6 +254,23 @@ class Storage:
                     (resident_id, json.dumps(data, ensure_ascii=False), int(self._clock())),
                 )
 
+    async def log_unanswered(self, question: str) -> None:
+        """Count a question no tip answered (normalised text only, never who asked)."""
+        now = int(self._clock())
+        async with self.atomic() as db:
+            await db.execute(
+                "INSERT INTO unanswered (question, asked, first_asked, last_asked) VALUES (?, 1, ?, ?)"
+                " ON CONFLICT DO UPDATE SET asked = asked + 1, last_asked = excluded.last_asked",
+                (question[:200], now, now),
+            )
+
+    async def unanswered(self, limit: int = 50) -> list[tuple[str, int, int]]:
+        async with self._db.execute(
+            "SELECT question, asked, last_asked FROM unanswered ORDER BY asked DESC, last_asked DESC LIMIT ?",
+            (limit,),
+        ) as cursor:
+            return [(row[0], int(row[1]), int(row[2])) async for row in cursor]
+
     async def unsubscribed_topics(self, resident_id: int) -> set[str]:
         async with self._db.execute(
             "SELECT topic_id FROM topic_optouts WHERE resident_id = ?", (resident_id,)

@@ -1,0 +1,66 @@
+"""Free-text questions: urgent help first, then the best tips from our reviewed content."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bot.content.model import Catalog
+from bot.core import screens
+from bot.core.events import Button, Delivery, Reply, Text
+from bot.core.payloads import Action, encode
+from bot.core.search import TipIndex, build_index, detect_urgent
+from bot.i18n import Translator
+from bot.storage import Storage
+from bot.textnorm import normalize
+
+MIN_SCORE = 6.0  # below this nothing matched well enough (tuned on tests/data/questions.yaml)
+RELATIVE = 0.5  # further hits must score at least half the best one
+MAX_HITS = 3
+
+
+class AnswerFlow:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self._index: tuple[int, dt.date, TipIndex] | None = None
+
+    def index(self, catalog: Catalog, today: dt.date) -> TipIndex:
+        """Built once per content version and day (a reload or an expiry changes what may be served)."""
+        if self._index is None or self._index[0] != id(catalog) or self._index[1] != today:
+            self._index = (id(catalog), today, build_index(catalog, today))
+        return self._index[2]
+
+    async def answer(self, t: Translator, catalog: Catalog, today: dt.date, text: str) -> list[Reply] | None:
+        """Replies for a question, or None when the text is not a question at all (empty, emoji)."""
+        if not normalize(text):
+            return None
+        intent = detect_urgent(catalog.urgent, text, catalog.synonyms)
+        if intent is not None:
+            sources = "；".join(c.render() for c in intent.sources)
+            return [
+                Text(
+                    f"{intent.reply}\n\n{t('tip.source', sources=sources)}",
+                    title=f"⚠️ {intent.name}",
+                    buttons=((screens.menu_button(t),),),
+                    delivery=Delivery("answer", item_id=f"urgent:{intent.id}"),
+                )
+            ]
+        hits = self.index(catalog, today).search(text, MAX_HITS)
+        if not hits or hits[0].score < MIN_SCORE:
+            await self.storage.log_unanswered(normalize(text, catalog.synonyms))
+            return [Text(t("answers.none"), buttons=screens.main_menu(t).buttons)]
+        best = hits[0].score
+        hits = [hit for hit in hits if hit.score >= max(MIN_SCORE, RELATIVE * best)]
+        first = hits[0].tip
+        sources = "；".join(c.render() for c in first.sources)
+        replies: list[Reply] = [
+            Text(
+                f"{first.body}\n\n{t('tip.source', sources=sources)}",
+                title=first.title,
+                buttons=((screens.menu_button(t),),) if len(hits) == 1 else (),
+                delivery=Delivery("answer", topic_id=first.topic_id, item_id=first.id),
+            )
+        ]
+        if len(hits) > 1:
+            related = tuple((Button(hit.tip.title, encode(Action.TIP, hit.tip.id)),) for hit in hits[1:])
+            replies.append(Text(t("answers.related"), buttons=(*related, (screens.menu_button(t),))))
+        return replies
