@@ -228,6 +228,15 @@ def build_parser() -> argparse.ArgumentParser:
     chart.add_argument("--to", dest="last")
     chart.set_defaults(handler=_chart)
 
+    questions = _command(
+        commands,
+        "questions",
+        "what residents asked that no tip answered, most frequent first",
+        "python -m bot questions --limit 30",
+    )
+    questions.add_argument("--limit", type=int, default=50)
+    questions.set_defaults(handler=_questions)
+
     run = _command(
         commands,
         "run",
@@ -559,6 +568,20 @@ def _chart(args: argparse.Namespace, settings: Settings) -> int:
     async def work(storage: Any, catalog: Any) -> int:
         for path in write_charts(args.out, await collect(storage, catalog, period), catalog):
             print(path)
+        return EXIT_OK
+
+    return _with_storage(settings, work)
+
+
+def _questions(args: argparse.Namespace, settings: Settings) -> int:
+    import datetime as dt
+
+    async def work(storage: Any, catalog: Any) -> int:
+        rows = await storage.unanswered(args.limit)
+        if not rows:
+            print("no unanswered questions yet")
+        for question, asked, last in rows:
+            print(f"{asked:>5}  {dt.datetime.fromtimestamp(last, settings.zone):%Y-%m-%d}  {question}")
         return EXIT_OK
 
     return _with_storage(settings, work)

@@ -451,3 +451,16 @@ async def test_images_and_documents_are_sent_as_files(bot: Bot, fake: FakeTelegr
     assert len(fake.sent("sendPhoto", chat_id=117)) == 2
     texts_after = [c.params["text"] for c in fake.sent("sendMessage", chat_id=117)]
     assert texts_after and texts_after[0].startswith("<b>长图</b>")  # the text follows the photo in full
+
+
+async def test_free_text_questions_and_urgent_help_on_telegram(bot: Bot, fake: FakeTelegram) -> None:
+    sam = fake.user(118, "Sam")
+    await bot.say(sam, "/start", count=2)
+    answer = (await bot.say(sam, "孩子想下河游泳，我该怎么跟他讲？", count=1))[0]
+    assert "依据：" in answer["text"] and not answer["text"].startswith("⚠️")
+    await asyncio.sleep(0.3)  # a "related tips" message may follow the answer
+    before = len(fake.sent("sendMessage", chat_id=118))
+    fake.send_text(sam, "快救人！我家娃掉水库里了")
+    calls = await fake.wait_sent("sendMessage", before + 1, chat_id=118)
+    urgent = calls[before].result["text"]
+    assert urgent.startswith("⚠️") and "110" in urgent

@@ -14,6 +14,7 @@ from bot.storage import Storage
 from bot.textnorm import normalize
 
 MIN_SCORE = 6.0  # below this nothing matched well enough (tuned on tests/data/questions.yaml)
+PER_TERM = 3.0  # a very short question ("诈骗") cannot score high: its bar is lower, per term it has
 RELATIVE = 0.5  # further hits must score at least half the best one
 MAX_HITS = 3
 
@@ -44,12 +45,14 @@ class AnswerFlow:
                     delivery=Delivery("answer", item_id=f"urgent:{intent.id}"),
                 )
             ]
-        hits = self.index(catalog, today).search(text, MAX_HITS)
-        if not hits or hits[0].score < MIN_SCORE:
+        index = self.index(catalog, today)
+        hits = index.search(text, MAX_HITS)
+        bar = threshold(len(index.query_terms(text)))
+        if not hits or hits[0].score < bar:
             await self.storage.log_unanswered(normalize(text, catalog.synonyms))
             return [Text(t("answers.none"), buttons=screens.main_menu(t).buttons)]
         best = hits[0].score
-        hits = [hit for hit in hits if hit.score >= max(MIN_SCORE, RELATIVE * best)]
+        hits = [hit for hit in hits if hit.score >= max(bar, RELATIVE * best)]
         first = hits[0].tip
         sources = "；".join(c.render() for c in first.sources)
         replies: list[Reply] = [
@@ -64,3 +67,8 @@ class AnswerFlow:
             related = tuple((Button(hit.tip.title, encode(Action.TIP, hit.tip.id)),) for hit in hits[1:])
             replies.append(Text(t("answers.related"), buttons=(*related, (screens.menu_button(t),))))
         return replies
+
+
+def threshold(query_terms: int) -> float:
+    """The score a best hit needs to be shown."""
+    return min(MIN_SCORE, PER_TERM * max(1, query_terms))

@@ -112,6 +112,10 @@ class TipIndex:
         total = len(self.tips)
         self.idf = {t: math.log(1 + (total - len(p) + 0.5) / (len(p) + 0.5)) for t, p in self.postings.items()}
 
+    def query_terms(self, query: str) -> set[str]:
+        normalized = normalize(query, self.synonyms)
+        return set(bigrams(normalized)) | {"§" + kw for kw in self._keywords_in(normalized)}
+
     def search(self, query: str, limit: int = 3) -> list[Hit]:
         normalized = normalize(query, self.synonyms)
         query_terms = set(bigrams(normalized))
