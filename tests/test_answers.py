@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -87,8 +88,8 @@ async def test_unanswered_questions_are_listed_without_who_asked(tmp_path: Path,
         assert "还没找到相关的普法内容" in texts(replies)
     await storage.close()
     env = {**os.environ, "BOT_DB": str(db), "BOT_CONTENT_DIR": str(CONTENT)}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "questions"], capture_output=True, text=True, env=env, cwd=REPO, timeout=60
+    result = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "bot", "questions"], capture_output=True, text=True, env=env, cwd=REPO
     )
     assert result.returncode == 0
     (line,) = result.stdout.strip().splitlines()
