@@ -635,7 +635,13 @@ def main(argv: list[str] | None = None) -> int:
         log_handler = logging.StreamHandler(sys.stderr)
         log_handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.basicConfig(level=settings.log_level or default_level, handlers=[log_handler])
-        for secret in (settings.telegram_token.value, settings.telegram_webhook_secret.value):
+        for secret in (
+            settings.telegram_token.value,
+            settings.telegram_webhook_secret.value,
+            settings.wecom_secret.value,
+            settings.wecom_token.value,
+            settings.wecom_aes_key.value,
+        ):
             if secret:
                 protect(secret)
         # httpx logs every request URL at INFO, and Telegram URLs contain the bot token.

@@ -125,6 +125,15 @@ class Settings:
     broadcast_batch: int = 25  # recipients per batch: also the most a crash can send twice
     broadcast_lease: int = 30  # seconds before another process may resume a broadcast whose sender went silent
     telegram_quiz_polls: bool = False  # quiz questions as native Telegram quiz polls instead of buttons
+    wecom_corp_id: str = ""
+    wecom_agent_id: int = 0
+    wecom_secret: Secret = Secret("")
+    wecom_token: Secret = Secret("")
+    wecom_aes_key: Secret = Secret("")
+    wecom_listen: str = "127.0.0.1:8090"
+    wecom_callback_path: str = "/wecom/callback"
+    wecom_api_base_url: str = "https://qyapi.weixin.qq.com"
+    wecom_replay_window: int = 300  # seconds; 0 turns the check off (known-answer tests)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -155,6 +164,15 @@ class Settings:
             broadcast_batch=int(_number(get("BROADCAST_BATCH") or "25", "BROADCAST_BATCH", 1, 1000)),
             broadcast_lease=int(_number(get("BROADCAST_LEASE") or "30", "BROADCAST_LEASE", 1, 3600)),
             telegram_quiz_polls=_flag(get("TELEGRAM_QUIZ_POLLS"), "TELEGRAM_QUIZ_POLLS"),
+            wecom_corp_id=get("WECOM_CORP_ID") or "",
+            wecom_agent_id=int(_number(get("WECOM_AGENT_ID") or "0", "WECOM_AGENT_ID", 0, 10**10)),
+            wecom_secret=Secret(get("WECOM_SECRET") or ""),
+            wecom_token=Secret(get("WECOM_TOKEN") or ""),
+            wecom_aes_key=Secret(get("WECOM_AES_KEY") or ""),
+            wecom_listen=get("WECOM_LISTEN") or defaults.wecom_listen,
+            wecom_callback_path=get("WECOM_CALLBACK_PATH") or defaults.wecom_callback_path,
+            wecom_api_base_url=get("WECOM_API_BASE_URL") or defaults.wecom_api_base_url,
+            wecom_replay_window=int(_number(get("WECOM_REPLAY_WINDOW") or "300", "WECOM_REPLAY_WINDOW", 0, 86400)),
             telegram_http_backend=_choice(
                 get("TELEGRAM_HTTP_BACKEND") or "aiohttp", "TELEGRAM_HTTP_BACKEND", ("aiohttp", "httpx")
             ),
@@ -173,9 +191,15 @@ class Settings:
         return int(offset.total_seconds()) if offset else 0
 
     @property
+    def wecom_configured(self) -> bool:
+        return bool(
+            self.wecom_corp_id and self.wecom_agent_id and self.wecom_secret and self.wecom_token and self.wecom_aes_key
+        )
+
+    @property
     def broadcast_channels(self) -> list[str]:
         """Channels that receive broadcasts: the configured messaging channels, never the console."""
-        return ["telegram"] if self.telegram_token else []
+        return (["telegram"] if self.telegram_token else []) + (["wecom"] if self.wecom_configured else [])
 
     def is_admin(self, channel: str, external_id: str) -> bool:
         return Identity(channel, external_id) in self.admins

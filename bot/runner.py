@@ -25,9 +25,10 @@ class ChannelsMissing(Exception):
 
 
 def check_channels(settings: Settings) -> None:
-    if not settings.telegram_token:
+    if not settings.telegram_token and not settings.wecom_configured:
         raise ChannelsMissing(
-            "no channel configured: set TELEGRAM_BOT_TOKEN to serve Telegram "
+            "no channel configured: set TELEGRAM_BOT_TOKEN to serve Telegram, or WECOM_CORP_ID, WECOM_AGENT_ID, "
+            "WECOM_SECRET, WECOM_TOKEN and WECOM_AES_KEY to serve WeCom "
             "(to try the bot without any token: python -m bot chat)"
         )
     if settings.telegram_webhook_url and not urlsplit(settings.telegram_webhook_url).scheme.startswith("http"):
@@ -40,10 +41,10 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
     stop = stop or asyncio.Event()
     async with open_app(settings) as app:
         started: list = []
-        web: WebServer | None = None
+        servers: list[WebServer] = []
         worker = None
         try:
-            web = await _start_channels(app, settings, started)
+            await _start_channels(app, settings, started, servers)
             worker = _start_broadcasts(app, settings, started)
             _install_signals(app, stop)
             if ready is not None:
@@ -54,15 +55,31 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
                 await worker.stop()  # the batch in hand is finished and recorded first
             for channel in reversed(started):
                 await channel.stop()
-            if web is not None:
-                await web.stop()
+            for server in servers:
+                await server.stop()
             log.info("stopped; flushing reach events")
 
 
-async def _start_channels(app: App, settings: Settings, started: list) -> WebServer | None:
+async def _start_channels(app: App, settings: Settings, started: list, servers: list[WebServer]) -> None:
+    if settings.telegram_token:
+        await _start_telegram(app, settings, started, servers)
+    if settings.wecom_configured:
+        from bot.channels.wecom.adapter import WeComChannel
+
+        wecom = WeComChannel(app.core, app.storage, settings)
+        host, port = parse_listen(settings.wecom_listen, "WECOM_LISTEN")
+        server = WebServer(host, port)
+        wecom.routes(server)
+        await wecom.start()
+        await server.start()
+        servers.append(server)
+        started.append(wecom)
+        log.info("wecom: callbacks on %s:%d%s", host, server.port, settings.wecom_callback_path)
+
+
+async def _start_telegram(app: App, settings: Settings, started: list, servers: list[WebServer]) -> None:
     from bot.channels.telegram.adapter import TelegramChannel
 
-    web = None
     telegram = TelegramChannel(app.core, app.storage, settings)
     if settings.telegram_webhook_url:
         host, port = parse_listen(settings.telegram_listen, "TELEGRAM_LISTEN")
@@ -71,6 +88,7 @@ async def _start_channels(app: App, settings: Settings, started: list) -> WebSer
         path = urlsplit(settings.telegram_webhook_url).path or "/"
         web.add_post(path, telegram_webhook_handler(secret, telegram.feed))
         await web.start()
+        servers.append(web)
         await telegram.start()
         await telegram.application.bot.set_webhook(
             settings.telegram_webhook_url, secret_token=secret, allowed_updates=_allowed_updates()
@@ -78,13 +96,14 @@ async def _start_channels(app: App, settings: Settings, started: list) -> WebSer
     else:
         await telegram.start()
     started.append(telegram)
-    return web
 
 
 def _start_broadcasts(app: App, settings: Settings, started: list) -> BroadcastWorker:
     from bot.channels.telegram.adapter import TelegramBulkSender
+    from bot.channels.wecom.adapter import WeComBulkSender
 
-    senders = {channel.name: TelegramBulkSender(channel) for channel in started}
+    kinds = {"telegram": TelegramBulkSender, "wecom": WeComBulkSender}
+    senders = {channel.name: kinds[channel.name](channel) for channel in started}
 
     async def notify_admins(text: str) -> None:
         for admin in settings.admins:

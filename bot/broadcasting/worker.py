@@ -172,7 +172,14 @@ class BroadcastWorker:
         self, broadcast: Broadcast, recipients: list[Recipient]
     ) -> tuple[list[Outcome], list[ReachEvent]]:
         catalog = self.content.catalog
-        results = await asyncio.gather(*(self._send_one(broadcast, catalog, r) for r in recipients))
+        bulk = [r for r in recipients if hasattr(self.senders.get(r.channel), "deliver_many")]
+        single = [r for r in recipients if r not in bulk]
+        results_by_id = {r.resident_id: res for r, res in await self._send_many(broadcast, catalog, bulk)}
+        for recipient, result in zip(
+            single, await asyncio.gather(*(self._send_one(broadcast, catalog, r) for r in single)), strict=True
+        ):
+            results_by_id[recipient.resident_id] = result
+        results = [results_by_id[r.resident_id] for r in recipients]
         outcomes, events = [], []
         for recipient, (outcome, delivery) in zip(recipients, results, strict=True):
             outcomes.append(outcome)
@@ -190,6 +197,46 @@ class BroadcastWorker:
                     )
                 )
         return outcomes, events
+
+    async def _send_many(
+        self, broadcast: Broadcast, catalog: Catalog, recipients: list[Recipient]
+    ) -> list[tuple[Recipient, tuple[Outcome, Delivery | None]]]:
+        """Channels that take many recipients per call (WeCom's touser): one call per language group."""
+        done: list[tuple[Recipient, tuple[Outcome, Delivery | None]]] = []
+        groups: dict[tuple[str, str | None], list[Recipient]] = {}
+        for recipient in recipients:
+            groups.setdefault((recipient.channel, recipient.language), []).append(recipient)
+        for (channel, language), group in groups.items():
+            sender = self.senders[channel]
+            replies = broadcast_replies(broadcast, catalog, language, self.content.directory)
+            if replies is None:
+                done += [(r, (Outcome(r.resident_id, "failed", "content no longer exists", 0), None)) for r in group]
+                continue
+            delivery = next((r.delivery for r in replies if r.delivery is not None), None)
+            pending, attempt = list(group), 0
+            while pending:
+                attempt += 1
+                await self.pacer.acquire()
+                results = await sender.deliver_many(pending, replies)  # type: ignore[attr-defined]
+                retry = []
+                for recipient in pending:
+                    result = results[recipient.resident_id]
+                    if result.status is SendStatus.RETRY_AFTER and attempt < self.settings.max_attempts:
+                        self.pacer.pause(result.retry_after)
+                        retry.append(recipient)
+                    elif result.status is SendStatus.TRANSIENT and attempt < self.settings.max_attempts:
+                        retry.append(recipient)
+                    else:
+                        status = {SendStatus.DELIVERED: "delivered", SendStatus.BLOCKED: "blocked"}.get(
+                            result.status, "failed"
+                        )
+                        done.append(
+                            (recipient, (Outcome(recipient.resident_id, status, result.reason, attempt), delivery))
+                        )
+                if retry and attempt < self.settings.max_attempts:
+                    await asyncio.sleep(self.settings.backoff * 2 ** (attempt - 1))
+                pending = retry
+        return done
 
     async def _send_one(
         self, broadcast: Broadcast, catalog: Catalog, recipient: Recipient

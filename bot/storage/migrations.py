@@ -253,4 +253,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    Migration(
+        8,
+        "callbacks already handled",
+        """
+        -- WeCom retries a callback it got no 200 for within 5 s: a retry must never produce a second reply
+        -- or a second reach event, even across a restart. Keys are pruned after a day.
+        CREATE TABLE callback_seen (
+            key TEXT PRIMARY KEY,
+            at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    ),
 )

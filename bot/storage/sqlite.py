@@ -254,6 +254,15 @@ class Storage:
                     (resident_id, json.dumps(data, ensure_ascii=False), int(self._clock())),
                 )
 
+    async def first_callback(self, key: str) -> bool:
+        """True the first time a callback key is seen (a retried callback returns False)."""
+        now = int(self._clock())
+        async with self.atomic() as db:
+            cursor = await db.execute("INSERT OR IGNORE INTO callback_seen (key, at) VALUES (?, ?)", (key[:200], now))
+            if cursor.rowcount == 1 and now % 100 == 0:  # now and then, forget keys older than a day
+                await db.execute("DELETE FROM callback_seen WHERE at < ?", (now - 86400,))
+        return cursor.rowcount == 1
+
     async def log_unanswered(self, question: str) -> None:
         """Count a question no tip answered (normalised text only, never who asked)."""
         now = int(self._clock())
