@@ -107,3 +107,67 @@ async def test_run_in_webhook_mode_checks_the_secret(fake: FakeTelegram, tmp_pat
     finally:
         stderr = await stop_bot(process)
     assert fake.webhook_secret not in stderr
+
+
+async def test_run_serves_wecom_callbacks(tmp_path: Path) -> None:
+    """`python -m bot run` with WeCom configured: an encrypted message gets the welcome via message/send."""
+    import time
+
+    import aiohttp
+
+    from bot.channels.wecom.crypto import WeComCrypto, signature
+
+    from .fakes.wecom_api import FakeWeCom
+    from .test_wecom_crypto import AES_KEY, CORP_ID, TOKEN
+
+    wecom = FakeWeCom(corp_id=CORP_ID)
+    await wecom.start()
+    port = free_port()
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": "",
+        "BOT_DB": str(tmp_path / "bot.sqlite3"),
+        "BOT_CONTENT_DIR": str(CONTENT),
+        "WECOM_CORP_ID": CORP_ID,
+        "WECOM_AGENT_ID": "1000002",
+        "WECOM_SECRET": wecom.secret,
+        "WECOM_TOKEN": TOKEN,
+        "WECOM_AES_KEY": AES_KEY,
+        "WECOM_API_BASE_URL": wecom.base_url,
+        "WECOM_LISTEN": f"127.0.0.1:{port}",
+    }
+    process = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once; we wait with to_thread
+        [sys.executable, "-m", "bot", "run"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/wecom/callback"
+        crypto = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
+        now = str(int(time.time()))
+        encrypted = crypto.encrypt(
+            f"<xml><ToUserName>{CORP_ID}</ToUserName><FromUserName>zhaoliu</FromUserName>"
+            f"<CreateTime>{now}</CreateTime><MsgType>text</MsgType><Content>你好</Content>"
+            "<MsgId>4242</MsgId><AgentID>1000002</AgentID></xml>"
+        )
+        body = f"<xml><ToUserName>{CORP_ID}</ToUserName><Encrypt>{encrypted}</Encrypt></xml>"
+        params = {"msg_signature": signature(TOKEN, now, "7", encrypted), "timestamp": now, "nonce": "7"}
+        async with aiohttp.ClientSession() as session:
+            for _ in range(100):  # wait for the server to listen
+                try:
+                    async with session.post(url, params=params, data=body.encode()) as response:
+                        assert response.status == 200
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+        sent_at = time.monotonic()
+        await wecom.wait_sent(1, timeout=10)
+        assert time.monotonic() - sent_at < 1.0
+        assert "您好，zhaoliu" in wecom.sent()[0]["text"]["content"]
+    finally:
+        stderr = await stop_bot(process)
+        await wecom.stop()
+    assert TOKEN not in stderr and AES_KEY not in stderr and wecom.secret not in stderr
