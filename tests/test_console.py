@@ -163,3 +163,16 @@ def test_console_topic_quiz_shows_explanations_score_and_records_events(tmp_path
     score = re.search(r"得分：(\d)/5", out)
     assert score and int(score.group(1)) == sum(v.startswith("✓") for v in verdicts)
     raw.close()
+
+
+def test_console_answers_questions_and_urgent_help_first(tmp_path: Path) -> None:
+    result = chat(tmp_path / "db.sqlite3", ["/start", "10", "有人叫我刷单赚佣金靠谱吗", "不好了我刚给骗子转了两万块"])
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    question_at = out.index("> 有人叫我刷单赚佣金靠谱吗")
+    urgent_at = out.index("> 不好了我刚给骗子转了两万块")
+    answer = out[question_at:urgent_at]
+    assert "【刷单返利" in answer and "依据：" in answer
+    urgent = out[urgent_at:]
+    first_reply = urgent.split("\n", 3)[2]
+    assert first_reply.startswith("【⚠️") and "110" in urgent
