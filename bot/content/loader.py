@@ -142,6 +142,11 @@ class _Loader:
             sink.error(1, "file is empty")
         return sink, result.data
 
+    def _parse_optional(self, name: str) -> tuple[ProblemSink, Any] | None:
+        """An optional file (calendar, urgent intents, synonyms): None when absent or unreadable."""
+        path = self.directory / name
+        return self._parse(path) if path.exists() else None
+
     def _finish(self, sink: ProblemSink) -> None:
         self.problems.extend(sink.problems)
 
@@ -231,10 +236,7 @@ class _Loader:
     # -- campaigns ---------------------------------------------------------------------------
 
     def _load_campaigns(self, topics: list[Topic], places: list[Place]) -> list[Campaign]:
-        path = self.directory / CAMPAIGNS_FILE
-        if not path.exists():
-            return []  # a calendar is optional
-        parsed = self._parse(path)
+        parsed = self._parse_optional(CAMPAIGNS_FILE)
         if parsed is None:
             return []
         sink, data = parsed
@@ -305,10 +307,7 @@ class _Loader:
     # -- urgent intents and synonyms ---------------------------------------------------------
 
     def _load_urgent(self, laws: dict[str, Law]) -> list[UrgentIntent]:
-        path = self.directory / URGENT_FILE
-        if not path.exists():
-            return []
-        parsed = self._parse(path)
+        parsed = self._parse_optional(URGENT_FILE)
         if parsed is None:
             return []
         sink, data = parsed
@@ -349,10 +348,7 @@ class _Loader:
         return intents
 
     def _load_synonyms(self) -> dict[str, str]:
-        path = self.directory / SYNONYMS_FILE
-        if not path.exists():
-            return {}
-        parsed = self._parse(path)
+        parsed = self._parse_optional(SYNONYMS_FILE)
         if parsed is None:
             return {}
         sink, data = parsed
