@@ -69,6 +69,7 @@ class WeComChannel:
         )
         self.pacer = _MemberPacer()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def routes(self, server: WebServer) -> None:
@@ -143,15 +144,20 @@ class WeComChannel:
         if not user:
             return
         lock = self._locks.setdefault(user, asyncio.Lock())
-        async with lock:  # one resident's messages in order; others do not wait
-            try:
-                event = await self._event(user, fields)
-                if event is not None:
-                    await self.core.respond(event, lambda reply: self.send(user, reply))
-            except Exception:
-                log.exception("wecom: handling a message failed")
-        if not lock.locked():
-            self._locks.pop(user, None)
+        self._waiting[user] = self._waiting.get(user, 0) + 1
+        try:
+            async with lock:  # one resident's messages in order; others do not wait
+                try:
+                    event = await self._event(user, fields)
+                    if event is not None:
+                        await self.core.respond(event, lambda reply: self.send(user, reply))
+                except Exception:
+                    log.exception("wecom: handling a message failed")
+        finally:
+            self._waiting[user] -= 1
+            if not self._waiting[user]:  # nobody else queued for this resident: drop the lock
+                del self._waiting[user]
+                self._locks.pop(user, None)
 
     async def _event(self, user: str, fields: dict[str, str]) -> Incoming | None:
         kind = fields.get("MsgType")
