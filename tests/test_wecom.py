@@ -87,11 +87,11 @@ class WeComBot:
             f"<AgentID>{AGENT}</AgentID></xml>"
         )
 
-    async def press(self, user: str, key: str) -> int:
+    async def press(self, user: str, key: str, create_time: int | None = None) -> int:
         now = time.time()
         return await self.post(
             f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
-            f"<CreateTime>{int(now)}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+            f"<CreateTime>{create_time or int(now)}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
             f"<Event><![CDATA[template_card_event]]></Event><EventKey><![CDATA[{key}]]></EventKey>"
             f"<TaskId><![CDATA[t{now}]]></TaskId><AgentID>{AGENT}</AgentID></xml>"
         )
@@ -151,13 +151,14 @@ async def test_first_message_welcome_button_flow_and_a_retried_callback(
         await wecom.wait_sent(len(sent) + 2)
         assert any("已设置为：河西村" in text for text in contents(wecom, "zhangsan"))
 
-        await bot.press("zhangsan", "t:anti-fraud")  # a card button's key is the core's payload
+        pressed_at = int(time.time())
+        await bot.press("zhangsan", "t:anti-fraud", pressed_at)  # a card button's key is the core's payload
         fraud = content.catalog.topic("anti-fraud")
         assert fraud is not None
         await wecom.wait_sent(len(wecom.sent()) + 1)
         await asyncio.sleep(0.2)
         assert any(fraud.tips[0].title in text for text in contents(wecom, "zhangsan"))
-        await bot.press("zhangsan", "t:anti-fraud")  # same sender, second and key: WeCom's retry, ignored
+        await bot.press("zhangsan", "t:anti-fraud", pressed_at)  # same sender, time and key: a retry, ignored
         await bot.press("zhangsan", f"tp:{fraud.tips[1].id}")
         await asyncio.sleep(0.3)
         await bot.storage.flush()
@@ -283,3 +284,15 @@ def dt_today():  # type: ignore[no-untyped-def]
     from zoneinfo import ZoneInfo
 
     return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+async def test_a_frequency_limit_is_backed_off_and_retried(
+    wecom: FakeWeCom, tmp_path: Path, content: ContentStore
+) -> None:
+    async with WeComBot(wecom, tmp_path, content) as bot:
+        wecom.fail_next("/cgi-bin/message/send", 45009)
+        await bot.text("sunqi", "/help", 4001)
+        sent = await wecom.wait_sent(1, timeout=10)
+        assert "/quiz" in sent[0]["text"]["content"]
+        statuses = [c.response.get("errcode") for c in wecom.calls if c.path == "/cgi-bin/message/send"]
+        assert statuses == [45009, 0]

@@ -13,6 +13,7 @@ import asyncio
 import collections
 import logging
 import time
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -213,15 +214,25 @@ class WeComChannel:
             delivered = await self._text(user, part) and delivered
         if buttons and not numbered:
             card, _ = render.button_card(title or "请选择", "", buttons)
-            await self.pacer.wait(user)
-            result = await self.client.send([user], card)
-            delivered = delivered and user not in result.invalid
+            delivered = await self._deliver(user, card) and delivered
         return delivered
 
     async def _text(self, user: str, content: str) -> bool:
-        await self.pacer.wait(user)
-        result = await self.client.send([user], render.text_message(content))
-        return user not in result.invalid
+        return await self._deliver(user, render.text_message(content))
+
+    async def _deliver(self, user: str, message: dict[str, Any], attempts: int = 3) -> bool:
+        """One message to one member, paced; WeCom's frequency errcodes are backed off and retried."""
+        for attempt in range(attempts):
+            await self.pacer.wait(user)
+            try:
+                result = await self.client.send([user], message)
+            except WeComError as exc:
+                if exc.errcode in RATE_ERRORS and attempt + 1 < attempts:
+                    await asyncio.sleep(2.0 * (attempt + 1))
+                    continue
+                raise
+            return user not in result.invalid
+        return False
 
 
 class WeComBulkSender:
