@@ -296,3 +296,21 @@ async def test_a_frequency_limit_is_backed_off_and_retried(
         assert "/quiz" in sent[0]["text"]["content"]
         statuses = [c.response.get("errcode") for c in wecom.calls if c.path == "/cgi-bin/message/send"]
         assert statuses == [45009, 0]
+
+
+async def test_images_and_documents_go_as_uploaded_media(
+    wecom: FakeWeCom, tmp_path: Path, content: ContentStore
+) -> None:
+    from bot.core.events import Document, Image
+
+    from .test_core_dialogs import tiny_png
+
+    async with WeComBot(wecom, tmp_path, content) as bot:
+        picture = tmp_path / "certificate.png"
+        picture.write_bytes(tiny_png())
+        assert await bot.channel.send("qianba", Image(picture, caption="恭喜"))
+        assert await bot.channel.send("qianba", Document("台账.xlsx", b"PK\x03\x04data", caption="导出"))
+        kinds = [body["msgtype"] for body in wecom.sent_to("qianba")]
+        assert kinds == ["image", "text", "file", "text"]
+        uploads = {media["type"]: media for media in wecom.media.values()}
+        assert uploads["image"]["data"] == tiny_png() and uploads["file"]["filename"] == "台账.xlsx"

@@ -197,11 +197,16 @@ class WeComChannel:
         if isinstance(reply, Text):
             return await self._with_buttons(user, reply.title, reply.body, render.flat(reply.buttons))
         if isinstance(reply, Image):
-            return await self._with_buttons(
-                user, reply.title, reply.caption or str(reply.path.name), render.flat(reply.buttons)
-            )
+            media_id = await self.client.upload("image", reply.path.name, reply.path.read_bytes())
+            delivered = await self._deliver(user, {"msgtype": "image", "image": {"media_id": media_id}})
+            if reply.caption or reply.title or reply.buttons:
+                shown = await self._with_buttons(user, reply.title, reply.caption, render.flat(reply.buttons))
+                delivered = shown and delivered
+            return delivered
         if isinstance(reply, Document):
-            return await self._text(user, f"{reply.filename}: {reply.caption}")
+            media_id = await self.client.upload("file", reply.filename, reply.data)
+            delivered = await self._deliver(user, {"msgtype": "file", "file": {"media_id": media_id}})
+            return (await self._text(user, reply.caption) if reply.caption else True) and delivered
         return False
 
     async def _with_buttons(self, user: str, title: str | None, body: str, buttons: list[Button]) -> bool:

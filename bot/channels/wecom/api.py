@@ -83,6 +83,25 @@ class WeComClient:
             return data
         raise WeComError(42001, "access_token refused twice")
 
+    async def upload(self, kind: str, filename: str, data: bytes) -> str:
+        """Upload an image or file for message/send; returns its media_id (valid three days)."""
+        assert self._session is not None, "WeComClient.start() first"
+        for attempt in range(2):
+            token = await self.token(refresh=attempt > 0)
+            form = aiohttp.FormData(quote_fields=False)
+            form.add_field("media", data, filename=filename, content_type="application/octet-stream")
+            async with self._session.post(
+                f"{self.base_url}/cgi-bin/media/upload", params={"access_token": token, "type": kind}, data=form
+            ) as response:
+                result = await response.json(content_type=None)
+            errcode = int(result.get("errcode", 0))
+            if errcode in TOKEN_ERRORS and attempt == 0:
+                continue
+            if errcode != 0:
+                raise WeComError(errcode, str(result.get("errmsg", "")))
+            return str(result["media_id"])
+        raise WeComError(42001, "access_token refused twice")
+
     async def send(self, users: list[str], message: dict[str, Any]) -> SendResult:
         body = {"touser": "|".join(users), "agentid": self.agent_id, "enable_duplicate_check": 0, **message}
         data = await self.call("/cgi-bin/message/send", body)
