@@ -104,3 +104,15 @@ async def test_a_row_the_schema_refuses_does_not_hold_back_the_others(storage: S
     storage.record(ReachEvent(resident.id, "console", "tip", item_id="kept-2"))
     await storage.flush()
     assert [e.item_id for e in await storage.events()] == ["kept-1", "kept-2"]
+
+
+async def test_flush_waits_for_a_flush_already_under_way(tmp_path: Path) -> None:
+    """A flush (or close) must not return while a background flush still holds uncommitted events."""
+    store = await Storage.open(tmp_path / "db.sqlite3", flush_interval=60, flush_size=3)
+    resident, _ = await store.get_or_create_resident("console", "gil")
+    for i in range(3):  # the third starts a background flush
+        store.record(ReachEvent(resident.id, "console", "tip", item_id=f"t{i}"))
+    await asyncio.sleep(0)  # the background flush takes the events and starts writing
+    await store.flush()
+    assert await store.count_events() == 3
+    await store.close()

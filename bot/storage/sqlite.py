@@ -105,6 +105,7 @@ class Storage:
         self._flush_size = flush_size
         self._flush_timer: asyncio.TimerHandle | None = None
         self._flush_task: asyncio.Task[None] | None = None
+        self._flush_lock = asyncio.Lock()
         self._closed = False
         self.quizzes = QuizStore(self)
         self.broadcasts = BroadcastStore(self)
@@ -330,10 +331,16 @@ class Storage:
             self._flush_task = asyncio.get_running_loop().create_task(self._flush_in_background())
 
     async def flush(self) -> None:
-        """Write every buffered event and last-seen time now."""
+        """Write every buffered event and last-seen time now (after any flush already under way)."""
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
+        # One flush at a time: a caller must not return while a background flush still holds
+        # events it took from the buffer but has not committed yet.
+        async with self._flush_lock:
+            await self._flush_pending()
+
+    async def _flush_pending(self) -> None:
         while self._pending or self._seen:
             events, self._pending = self._pending, []
             seen, self._seen = self._seen, {}
