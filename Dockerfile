@@ -18,8 +18,8 @@ RUN pip install . \
 USER pufa
 # The SQLite database (residents, reach events) lives here: mount a volume so it survives upgrades.
 VOLUME ["/data"]
-# Webhook listener (TELEGRAM_LISTEN=0.0.0.0:8443 inside the container).
-EXPOSE 8443
+# Telegram webhook (TELEGRAM_LISTEN=0.0.0.0:8443) and WeCom callbacks (WECOM_LISTEN=0.0.0.0:8090).
+EXPOSE 8443 8090
 
 # SIGTERM (docker stop) flushes buffered reach events before exit.
 STOPSIGNAL SIGTERM
