@@ -55,8 +55,8 @@ def evaluate(catalog: Catalog, labelled: Path) -> Quality:
         if detect_urgent(catalog.urgent, question, catalog.synonyms) is not None:
             quality.misses.append(f"answered as urgent: {question}")
             continue
-        hits = index.search(question, MAX_HITS)
-        bar = threshold(len(index.query_terms(question)))
+        hits, term_count = index.lookup(question, MAX_HITS)
+        bar = threshold(term_count)
         shown = [h.tip.id for h in hits if hits[0].score >= bar and h.score >= max(bar, RELATIVE * hits[0].score)]
         if shown[:1] and shown[0] in expected:
             quality.top1 += 1

@@ -45,9 +45,8 @@ class AnswerFlow:
                     delivery=Delivery("answer", item_id=f"urgent:{intent.id}"),
                 )
             ]
-        index = self.index(catalog, today)
-        hits = index.search(text, MAX_HITS)
-        bar = threshold(len(index.query_terms(text)))
+        hits, term_count = self.index(catalog, today).lookup(text, MAX_HITS)
+        bar = threshold(term_count)
         if not hits or hits[0].score < bar:
             await self.storage.log_unanswered(normalize(text, catalog.synonyms))
             return [Text(t("answers.none"), buttons=screens.main_menu(t).buttons)]

@@ -117,9 +117,11 @@ class TipIndex:
         return set(bigrams(normalized)) | {"§" + kw for kw in self._keywords_in(normalized)}
 
     def search(self, query: str, limit: int = 3) -> list[Hit]:
-        normalized = normalize(query, self.synonyms)
-        query_terms = set(bigrams(normalized))
-        query_terms |= {"§" + kw for kw in self._keywords_in(normalized)}
+        return self.lookup(query, limit)[0]
+
+    def lookup(self, query: str, limit: int = 3) -> tuple[list[Hit], int]:
+        """The best hits and how many query terms there were (short questions get a lower bar)."""
+        query_terms = self.query_terms(query)
         scores: dict[int, float] = defaultdict(float)
         for term in query_terms:
             idf = self.idf.get(term)
@@ -129,7 +131,7 @@ class TipIndex:
                 norm = K1 * (1 - B + B * self.lengths[number] / self.average)
                 scores[number] += idf * frequency * (K1 + 1) / (frequency + norm)
         ranked = sorted(scores.items(), key=lambda item: -item[1])[:limit]
-        return [Hit(self.tips[number], score) for number, score in ranked]
+        return [Hit(self.tips[number], score) for number, score in ranked], len(query_terms)
 
     def _keywords_in(self, normalized: str) -> set[str]:
         """Whole keywords (up to 8 characters) that appear in the query."""
