@@ -103,6 +103,13 @@ def build(db: Path, events: int, residents: int, places: int) -> float:
     return time.perf_counter() - started
 
 
+YEAR_ARGS = ["--from", "2026-01-01", "--to", "2026-12-31"]
+
+
+def bot_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bot", *args]
+
+
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one child process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -126,16 +133,7 @@ async def answers_during_export(env: dict[str, str], out: Path) -> tuple[float, 
     storage = await Storage.open(settings.db_path)
     core = Core(storage, ContentStore.load(settings.content_dir), settings)
     export = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "export",
-        "--from",
-        "2026-01-01",
-        "--to",
-        "2026-12-31",
-        "--out",
-        str(out),
+        *bot_command("export", *YEAR_ARGS, "--out", str(out)),
         env=env,
         cwd=REPO,
         stdout=subprocess.DEVNULL,
@@ -191,29 +189,9 @@ def main() -> None:
             content = make_content(folder, args.places)
             built = build(db, events, args.residents, args.places)
             env = {**os.environ, "BOT_DB": str(db), "BOT_CONTENT_DIR": str(content), "BOT_LOG_LEVEL": "WARNING"}
-            stats_runs = [
-                timed(
-                    [sys.executable, "-m", "bot", "stats", "--from", "2026-01-01", "--to", "2026-12-31", "--json"], env
-                )
-                for _ in range(3)
-            ]
+            stats_runs = [timed(bot_command("stats", *YEAR_ARGS, "--json"), env) for _ in range(3)]
             export_runs = [
-                timed(
-                    [
-                        sys.executable,
-                        "-m",
-                        "bot",
-                        "export",
-                        "--from",
-                        "2026-01-01",
-                        "--to",
-                        "2026-12-31",
-                        "--out",
-                        str(folder / "out.xlsx"),
-                    ],
-                    env,
-                )
-                for _ in range(3)
+                timed(bot_command("export", *YEAR_ARGS, "--out", str(folder / "out.xlsx")), env) for _ in range(3)
             ]
             latency, samples = asyncio.run(answers_during_export(env, folder / "during.xlsx"))
             size = db.stat().st_size / 1e6
