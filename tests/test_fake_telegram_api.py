@@ -22,14 +22,6 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-async def fake():
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def bot(fake: FakeTelegram):
     b = Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url)
     await b.initialize()

@@ -222,16 +222,18 @@ class QuizStore:
         ) as cursor:
             return [(int(row[0]), int(row[1]), row[2]) async for row in cursor]
 
-    # -- native quiz polls -------------------------------------------------------------------
+    # -- choices by number or poll option ----------------------------------------------------
+    # A native quiz poll's options, or a numbered menu on a channel without buttons (WeCom): which
+    # button payload each choice stands for, so a vote or a typed number works after a restart too.
 
-    async def save_poll(self, poll_id: str, payloads: list[str], now: int) -> None:
+    async def save_choices(self, poll_id: str, payloads: list[str], now: int) -> None:
         async with self._storage.atomic() as db:
             await db.execute(
                 "INSERT OR REPLACE INTO poll_payloads (poll_id, payloads, created_at) VALUES (?, ?, ?)",
                 (poll_id, json.dumps(payloads), now),
             )
 
-    async def poll_payloads(self, poll_id: str) -> list[str] | None:
+    async def choices(self, poll_id: str) -> list[str] | None:
         async with self._db.execute("SELECT payloads FROM poll_payloads WHERE poll_id = ?", (poll_id,)) as cursor:
             row = await cursor.fetchone()
         return json.loads(row[0]) if row else None

@@ -220,7 +220,7 @@ class TelegramChannel:
         answer = update.poll_answer
         if answer is None or answer.user is None or not answer.option_ids:
             return
-        payloads = await self.storage.quizzes.poll_payloads(answer.poll_id)
+        payloads = await self.storage.quizzes.choices(answer.poll_id)
         if payloads is None or not 0 <= answer.option_ids[0] < len(payloads):
             return
         user = answer.user
@@ -405,7 +405,7 @@ class _Conversation:
         )
         if not isinstance(message, Message) or message.poll is None:
             return False
-        await self.channel.storage.quizzes.save_poll(message.poll.id, list(reply.payloads), int(time.time()))
+        await self.channel.storage.quizzes.save_choices(message.poll.id, list(reply.payloads), int(time.time()))
         return True
 
     async def _send_image(self, reply: Image, chat_id: int) -> bool:

@@ -164,7 +164,7 @@ class WeComChannel:
         kind = fields.get("MsgType")
         if kind == "text":
             text = fields.get("Content", "")
-            menu = await self.storage.quizzes.poll_payloads(f"menu:wecom:{user}")
+            menu = await self.storage.quizzes.choices(f"menu:wecom:{user}")
             if menu and text.strip().isdigit() and 1 <= int(text.strip()) <= len(menu):
                 return Incoming(CHANNEL, user, display_name=user, button=menu[int(text.strip()) - 1])
             return Incoming.from_text(CHANNEL, user, text, display_name=user)
@@ -212,7 +212,9 @@ class WeComChannel:
     async def _with_buttons(self, user: str, title: str | None, body: str, buttons: list[Button]) -> bool:
         numbered = len(buttons) > render.MAX_CARD_BUTTONS
         if numbered:  # more than a card holds: the choices go under the text, answered by number
-            await self.storage.quizzes.save_poll(f"menu:wecom:{user}", [b.payload for b in buttons], int(time.time()))
+            await self.storage.quizzes.save_choices(
+                f"menu:wecom:{user}", [b.payload for b in buttons], int(time.time())
+            )
             body = f"{body}\n\n{render.numbered_menu(buttons)}"
         delivered = True
         for part in render.text_parts(body, title):
