@@ -14,7 +14,7 @@ from common import REPO
 sys.path.insert(0, str(REPO))
 
 from bot.content.loader import load_catalog
-from bot.qa_eval import TARGETS, evaluate
+from qa_eval import TARGETS, evaluate
 
 
 def main() -> None:

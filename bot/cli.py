@@ -422,7 +422,7 @@ def _campaigns(args: argparse.Namespace, settings: Settings) -> int:
 def _period(settings: Settings, first: str | None, last: str | None) -> Any:
     import datetime as dt
 
-    from bot.statistics import Period
+    from bot.reporting.statistics import Period
 
     today = dt.datetime.now(settings.zone).date()
     try:
@@ -438,7 +438,7 @@ def _period(settings: Settings, first: str | None, last: str | None) -> Any:
 def _stats(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
-    from bot.statistics import collect, format_table
+    from bot.reporting.statistics import collect, format_table
 
     period = _period(settings, args.first, args.last)
 
@@ -456,7 +456,7 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
 def _report(args: argparse.Namespace, settings: Settings) -> int:
     import datetime as dt
 
-    from bot.statistics import Period, collect, report_paragraph
+    from bot.reporting.statistics import Period, collect, report_paragraph
 
     period = Period(dt.date(args.year, 1, 1), dt.date(args.year, 12, 31), settings.zone)
 
@@ -470,7 +470,7 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
 def _ledger_add(args: argparse.Namespace, settings: Settings) -> int:
     import time
 
-    from bot.ledger_io import parse_entry
+    from bot.reporting.ledger_io import parse_entry
 
     async def work(storage: Any, catalog: Any) -> int:
         entry, problems = parse_entry(
@@ -496,7 +496,7 @@ def _ledger_add(args: argparse.Namespace, settings: Settings) -> int:
 def _ledger_import(args: argparse.Namespace, settings: Settings) -> int:
     import time
 
-    from bot.ledger_io import LedgerImportError, parse_file
+    from bot.reporting.ledger_io import LedgerImportError, parse_file
 
     async def work(storage: Any, catalog: Any) -> int:
         try:
@@ -529,8 +529,8 @@ def _ledger_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.export import sheets, write_csv_zip, write_xlsx
-    from bot.statistics import collect
+    from bot.reporting.export import sheets, write_csv_zip, write_xlsx
+    from bot.reporting.statistics import collect
 
     period = _period(settings, args.first, args.last)
     suffix = args.out.suffix.lower()
@@ -560,8 +560,8 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _chart(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.export import write_charts
-    from bot.statistics import collect
+    from bot.reporting.export import write_charts
+    from bot.reporting.statistics import collect
 
     period = _period(settings, args.first, args.last)
 

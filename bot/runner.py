@@ -12,10 +12,10 @@ from urllib.parse import urlsplit
 from bot.app import App, open_app
 from bot.broadcasting.calendar import CampaignScheduler
 from bot.broadcasting.worker import BroadcastSettings, BroadcastWorker
+from bot.channels.http import WebServer, parse_listen, telegram_webhook_handler
 from bot.config import ConfigError, Settings
 from bot.core.events import Text
 from bot.storage import Recipient
-from bot.web import WebServer, parse_listen, telegram_webhook_handler
 
 log = logging.getLogger(__name__)
 

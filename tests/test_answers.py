@@ -14,7 +14,7 @@ import yaml
 from bot.content.store import ContentStore
 from bot.core.engine import Core
 from bot.core.events import Text
-from bot.qa_eval import TARGETS, evaluate
+from bench.qa_eval import TARGETS, evaluate
 from bot.storage import Storage
 from bot.textnorm import normalize
 

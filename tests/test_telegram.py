@@ -18,7 +18,7 @@ from bot.content.store import ContentStore
 from bot.core.engine import Core
 from bot.core.events import Text
 from bot.storage import Storage
-from bot.web import WebServer, telegram_webhook_handler
+from bot.channels.http import WebServer, telegram_webhook_handler
 
 from .conftest import CONTENT, TODAY
 from .fakes.telegram_api import FakeTelegram

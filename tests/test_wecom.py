@@ -19,7 +19,7 @@ from bot.config import Secret, Settings
 from bot.content.store import ContentStore
 from bot.core.engine import Core
 from bot.storage import Audience, Storage
-from bot.web import WebServer
+from bot.channels.http import WebServer
 
 from .conftest import CONTENT, TODAY
 from .fakes.wecom_api import FakeWeCom
@@ -269,7 +269,7 @@ async def test_one_broadcast_reaches_both_channels_and_stats_report_both(
         assert (counts["targeted"], counts["delivered"], counts["failed"]) == (5, 4, 1)
         wecom_calls = [b for b in wecom.sent() if b["msgtype"] == "text"]
         assert len(wecom_calls) == 1 and set(wecom_calls[0]["touser"].split("|")) == {"wu1", "wu2", "bad-user"}
-        from bot.statistics import Period, collect
+        from bot.reporting.statistics import Period, collect
 
         today = dt_today()
         figures = await collect(storage, content.catalog, Period(today, today, settings.zone))

@@ -12,10 +12,10 @@ from bot.config import Settings
 from bot.content.model import Catalog
 from bot.core.events import Document, Image, Reply, Text
 from bot.i18n import Translator
-from bot.ledger_io import parse_entry
-from bot.statistics import Period, collect, report_paragraph
+from bot.reporting.activities import ACTIVITY_TYPES
+from bot.reporting.ledger_io import parse_entry
+from bot.reporting.statistics import Period, collect, report_paragraph
 from bot.storage import Resident, Storage
-from bot.storage.ledger import ACTIVITY_TYPES
 
 
 class StatsFlow:
@@ -28,7 +28,7 @@ class StatsFlow:
         return Period(today.replace(month=1, day=1), today, self.settings.zone)
 
     async def stats(self, t: Translator, catalog: Catalog) -> list[Reply]:
-        from bot.export import write_charts
+        from bot.reporting.export import write_charts
 
         period = self._year()
         statistics = await collect(self.storage, catalog, period)
@@ -50,7 +50,7 @@ class StatsFlow:
         return [Text(f"{body}\n\n{paragraph}", title=t("stats.title")), Image(charts[0])]
 
     async def export(self, t: Translator, catalog: Catalog) -> list[Reply]:
-        from bot.export import sheets, write_xlsx
+        from bot.reporting.export import sheets, write_xlsx
 
         period = self._year()
         statistics = await collect(self.storage, catalog, period)

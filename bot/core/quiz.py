@@ -374,7 +374,7 @@ class QuizFlows:
         return [Text(t("nickname.set", name=name))]
 
     async def certificate(self, ctx: QuizContext) -> list[Reply]:
-        from bot.certificate import render_certificate
+        from bot.reporting.certificate import render_certificate
 
         t = ctx.t
         topics: list[Topic] = [topic for topic in ctx.catalog.topics if topic.quiz]

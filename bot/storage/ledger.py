@@ -9,18 +9,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from bot.storage.sqlite import Storage
 
-# Activity types and what their count measures (the unit shown in reports).
-ACTIVITY_TYPES: dict[str, str] = {
-    "进村宣传": "人次",
-    "进校园": "人次",
-    "法治讲座": "人次",
-    "悬挂横幅": "条",
-    "发放资料": "份",
-    "村村响广播": "次",
-    "其他": "次",
-}
-
-
 @dataclass(frozen=True)
 class LedgerEntry:
     day: str

@@ -20,6 +20,7 @@ from aiohttp import web
 from defusedxml import ElementTree
 
 from bot.broadcasting.worker import SendResult, SendStatus
+from bot.channels.http import WebServer
 from bot.channels.wecom import render
 from bot.channels.wecom.api import RATE_ERRORS, WeComClient, WeComError
 from bot.channels.wecom.crypto import CallbackError, WeComCrypto
@@ -27,7 +28,6 @@ from bot.config import Settings
 from bot.core.engine import Core
 from bot.core.events import Button, Document, Image, Incoming, Question, Reply, Text, Toast
 from bot.storage import Recipient, Storage
-from bot.web import WebServer
 
 log = logging.getLogger(__name__)
 

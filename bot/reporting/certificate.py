@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-FONTS = Path(__file__).parent / "fonts"
+FONTS = Path(__file__).parent.parent / "fonts"  # bot/fonts
 REGULAR = FONTS / "NotoSansSC-Regular-subset.otf"
 BOLD = FONTS / "NotoSansSC-Bold-subset.otf"
 SIZE = (1600, 1131)  # A4 landscape proportions

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.content.model import Catalog, PlaceKind
+from bot.reporting.activities import ACTIVITY_TYPES
 from bot.storage import Storage
-from bot.storage.ledger import ACTIVITY_TYPES
 from bot.storage.stats import Span
 
 

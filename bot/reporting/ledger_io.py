@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.content.model import Catalog
-from bot.storage.ledger import ACTIVITY_TYPES, LedgerEntry
+from bot.reporting.activities import ACTIVITY_TYPES
+from bot.storage.ledger import LedgerEntry
 
 HEADERS = {
     "日期": "day",

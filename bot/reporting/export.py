@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.content.model import Catalog
-from bot.statistics import Statistics, school_education_rate
+from bot.reporting.statistics import Statistics, school_education_rate
 from bot.storage.ledger import LedgerEntry
 
 Sheet = tuple[str, list[str], list[list[Any]]]  # name, header, rows
@@ -171,7 +171,7 @@ def write_charts(directory: Path, statistics: Statistics, catalog: Catalog) -> l
     from matplotlib import font_manager
     from matplotlib import pyplot as plt
 
-    from bot.certificate import REGULAR
+    from bot.reporting.certificate import REGULAR
 
     font_manager.fontManager.addfont(str(REGULAR))
     family = font_manager.FontProperties(fname=str(REGULAR)).get_name()
