@@ -15,7 +15,7 @@ from bot.broadcasting.worker import BroadcastSettings, BroadcastWorker
 from bot.channels.http import WebServer, parse_listen, telegram_webhook_handler
 from bot.config import ConfigError, Settings
 from bot.core.events import Text
-from bot.storage import Recipient
+from bot.core.sending import Channel
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
     check_channels(settings)
     stop = stop or asyncio.Event()
     async with open_app(settings) as app:
-        started: list = []
+        started: list[Channel] = []
         servers: list[WebServer] = []
         worker = None
         try:
@@ -60,13 +60,13 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
             log.info("stopped; flushing reach events")
 
 
-async def _start_channels(app: App, settings: Settings, started: list, servers: list[WebServer]) -> None:
+async def _start_channels(app: App, settings: Settings, started: list[Channel], servers: list[WebServer]) -> None:
     if settings.telegram_token:
         await _start_telegram(app, settings, started, servers)
     if settings.wecom_configured:
         from bot.channels.wecom.adapter import WeComChannel
 
-        wecom = WeComChannel(app.core, app.storage, settings)
+        wecom = WeComChannel(app.core, settings)
         host, port = parse_listen(settings.wecom_listen, "WECOM_LISTEN")
         server = WebServer(host, port)
         wecom.routes(server)
@@ -77,10 +77,10 @@ async def _start_channels(app: App, settings: Settings, started: list, servers: 
         log.info("wecom: callbacks on %s:%d%s", host, server.port, settings.wecom_callback_path)
 
 
-async def _start_telegram(app: App, settings: Settings, started: list, servers: list[WebServer]) -> None:
+async def _start_telegram(app: App, settings: Settings, started: list[Channel], servers: list[WebServer]) -> None:
     from bot.channels.telegram.adapter import TelegramChannel
 
-    telegram = TelegramChannel(app.core, app.storage, settings)
+    telegram = TelegramChannel(app.core, settings)
     if settings.telegram_webhook_url:
         host, port = parse_listen(settings.telegram_listen, "TELEGRAM_LISTEN")
         web = WebServer(host, port)
@@ -98,25 +98,20 @@ async def _start_telegram(app: App, settings: Settings, started: list, servers: 
     started.append(telegram)
 
 
-def _start_broadcasts(app: App, settings: Settings, started: list) -> BroadcastWorker:
-    from bot.channels.telegram.adapter import TelegramBulkSender
-    from bot.channels.wecom.adapter import WeComBulkSender
-
-    kinds = {"telegram": TelegramBulkSender, "wecom": WeComBulkSender}
-    senders = {channel.name: kinds[channel.name](channel) for channel in started}
+def _start_broadcasts(app: App, settings: Settings, started: list[Channel]) -> BroadcastWorker:
+    channels = {channel.name: channel for channel in started}
 
     async def notify_admins(text: str) -> None:
         for admin in settings.admins:
-            sender = senders.get(admin.channel)
-            if sender is not None:
-                recipient = Recipient(0, admin.channel, admin.external_id, None, None)
-                await sender.deliver(recipient, [Text(text)])
+            channel = channels.get(admin.channel)
+            if channel is not None:
+                await channel.deliver(admin, [Text(text)])
 
     scheduler = CampaignScheduler(app.storage, app.content, settings.zone, notify_admins)
     worker = BroadcastWorker(
         app.storage,
         app.content,
-        senders,
+        channels,
         BroadcastSettings(
             rate=settings.broadcast_rate, batch_size=settings.broadcast_batch, lease=settings.broadcast_lease
         ),

@@ -60,7 +60,7 @@ async def test_a_question_gets_the_right_tip_with_its_source(core: Core, storage
     assert isinstance(first, Text) and first.title == core.content.catalog.tip("fz-shuadan").title  # type: ignore[union-attr]
     assert "依据：" in first.body
     await storage.flush()
-    (event,) = [e for e in await storage.events() if e.kind == "answer"]
+    (event,) = [e for e in await storage.reach.events() if e.kind == "answer"]
     assert (event.item_id, event.topic_id) == ("fz-shuadan", "anti-fraud")
 
 

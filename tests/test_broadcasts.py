@@ -17,7 +17,6 @@ import pytest
 
 from bot.broadcasting.calendar import CampaignScheduler, occurrences
 from bot.broadcasting.worker import BroadcastSettings, BroadcastWorker
-from bot.channels.telegram.adapter import TelegramBulkSender
 from bot.config import Secret, Settings
 from bot.content.calendar import parse_rule
 from bot.content.store import ContentStore
@@ -36,8 +35,8 @@ async def add_residents(storage: Storage, specs: list[tuple[int, str | None, boo
     """(telegram user id, place, subscribed, blocked) -> resident ids."""
     ids = {}
     for user_id, place, subscribed, blocked in specs:
-        resident, _ = await storage.get_or_create_resident("telegram", str(user_id), f"U{user_id}", "zh-CN")
-        await storage.update_resident(resident.id, place_id=place, subscribed=subscribed, blocked=blocked)
+        resident, _ = await storage.residents.get_or_create("telegram", str(user_id), f"U{user_id}", "zh-CN")
+        await storage.residents.update(resident.id, place_id=place, subscribed=subscribed, blocked=blocked)
         ids[user_id] = resident.id
     return ids
 
@@ -52,7 +51,7 @@ async def run_worker(bot: Bot, **settings: object) -> BroadcastWorker:
     worker = BroadcastWorker(
         bot.storage,
         bot.content,
-        {"telegram": TelegramBulkSender(bot.channel)},
+        {"telegram": bot.channel},
         BroadcastSettings(**{"rate": 200.0, "backoff": 0.01, **settings}),
     )  # type: ignore[arg-type]
     while await worker.run_once():
@@ -101,7 +100,7 @@ async def test_a_place_broadcast_reaches_exactly_the_subscribed_unblocked_reside
                 (606, "qingshi-village", True, False),  # another village
             ],
         )
-        await bot.storage.set_topic_subscription(ids[605], "constitution", False)
+        await bot.storage.residents.set_topic_subscription(ids[605], "constitution", False)
         env = {**os.environ, "BOT_DB": str(bot.settings.db_path), "BOT_CONTENT_DIR": str(CONTENT)}
         created = await cli(env, "broadcast", "send", "--item", "xf-xianfari", "--to", "place:hexi-village")
         assert created.returncode == 0, created.stderr
@@ -119,7 +118,7 @@ async def test_a_place_broadcast_reaches_exactly_the_subscribed_unblocked_reside
             and "/unsubscribe" in fake.sent("sendMessage")[0].params["text"]
         )
         await bot.storage.flush()
-        events = [(e.kind, e.broadcast_id, e.item_id, e.place_id) for e in await bot.storage.events()]
+        events = [(e.kind, e.broadcast_id, e.item_id, e.place_id) for e in await bot.storage.reach.events()]
         assert sorted(events) == [("broadcast", broadcast_id, "xf-xianfari", "hexi-village")] * 2
 
 
@@ -139,7 +138,7 @@ async def test_blocked_rate_limited_and_failing_recipients(
         assert time.monotonic() - started >= 1.0  # the retry_after was waited out
         progress = (await bot.storage.broadcasts.progress(broadcast_id)).as_dict()
         assert progress == {"targeted": 6, "pending": 0, "delivered": 5, "blocked": 1, "failed": 0, "cancelled": 0}
-        resident = await bot.storage.resident(ids[701])
+        resident = await bot.storage.residents.get(ids[701])
         assert resident is not None and resident.blocked
 
         # An outage: every send answers 502. Nobody is marked blocked; all end failed, with the reason.
@@ -153,7 +152,7 @@ async def test_blocked_rate_limited_and_failing_recipients(
         counts = (await bot.storage.broadcasts.progress(outage)).as_dict()
         assert counts["failed"] == 5 and counts["blocked"] == 0  # 701 is blocked, so not targeted again
         for user_id in (700, 702, 703, 704, 705):
-            resident = await bot.storage.resident(ids[user_id])
+            resident = await bot.storage.residents.get(ids[user_id])
             assert resident is not None and not resident.blocked
         raw = sqlite3.connect(bot.settings.db_path)
         reasons = {
@@ -304,7 +303,7 @@ async def test_admin_broadcast_dialog_previews_the_exact_count_and_queues(
     broadcast = await storage.broadcasts.get(1)
     assert broadcast is not None and broadcast.audience.places == ("hexi-village",)
     assert broadcast.text == "今晚七点村部放法治电影。" and broadcast.status == "scheduled"
-    assert await storage.draft((await storage.find_resident("console", "boss")).id) is None  # type: ignore[union-attr]
+    assert await storage.conversations.draft((await storage.residents.find("console", "boss")).id) is None  # type: ignore[union-attr]
     listing = texts(await boss.say("/broadcasts"))
     assert "#1 scheduled" in listing
 

@@ -26,7 +26,7 @@ async def test_first_start_welcomes_subscribes_and_asks_for_place(core: Core, st
     replies = await chat.press("青石村")
     assert "已设置为：青石村" in texts(replies)
     assert "📚 普法专题" in labels(replies[-1])
-    resident = await storage.find_resident("console", "alice")
+    resident = await storage.residents.find("console", "alice")
     assert resident is not None and resident.place_id == "qingshi-village" and resident.subscribed
 
     replies = await chat.say("/start")
@@ -63,7 +63,7 @@ async def test_browsing_tips_records_one_delivery_per_tip_shown(core: Core, stor
     back = await chat.press("上一条")
     assert back[0].title == fraud.tips[0].title
     await storage.flush()
-    events = await storage.events()
+    events = await storage.reach.events()
     assert [(e.kind, e.topic_id, e.item_id) for e in events] == [
         ("tip", "anti-fraud", fraud.tips[0].id),
         ("tip", "anti-fraud", fraud.tips[1].id),
@@ -131,20 +131,20 @@ async def test_unsubscribe_one_topic_then_everything_then_resubscribe(core: Core
     replies = await chat.press("禁毒")
     assert isinstance(replies[0], Toast) and "已退订「禁毒」" in replies[0].text
     assert "🔕 禁毒" in labels(replies[-1])
-    resident = await storage.find_resident("console", "gina")
+    resident = await storage.residents.find("console", "gina")
     assert resident is not None
-    assert await storage.unsubscribed_topics(resident.id) == {"anti-drug"}
+    assert await storage.residents.unsubscribed_topics(resident.id) == {"anti-drug"}
 
     replies = await chat.press("全部退订")
     assert "已退订全部" in texts(replies)
-    resident = await storage.find_resident("console", "gina")
+    resident = await storage.residents.find("console", "gina")
     assert resident is not None and not resident.subscribed
 
     replies = await chat.say("/subscribe")
     assert "已恢复接收全部" in texts(replies)
-    resident = await storage.find_resident("console", "gina")
+    resident = await storage.residents.find("console", "gina")
     assert resident is not None and resident.subscribed
-    assert await storage.unsubscribed_topics(resident.id) == set()
+    assert await storage.residents.unsubscribed_topics(resident.id) == set()
 
 
 async def test_unknown_text_and_commands_point_to_the_menu(core: Core) -> None:
@@ -224,7 +224,7 @@ async def test_undelivered_replies_are_not_counted(core: Core, storage: Storage)
 
     await core.respond(Incoming("console", "ned", button=encode(Action.TIP, fraud.tips[0].id)), failing_send)
     await storage.flush()
-    assert await storage.count_events() == 0
+    assert await storage.reach.count() == 0
 
 
 def tiny_png() -> bytes:
@@ -263,4 +263,26 @@ async def test_a_tip_with_an_image_is_sent_as_an_image_and_counted(tmp_path: Pat
     assert replies[0].path.read_bytes() == tiny_png()
     assert replies[0].title == drug.tips[0].title and "依据" in replies[0].caption
     await storage.flush()
-    assert await storage.count_events(kind="tip", item_id=drug.tips[0].id) == 1
+    assert await storage.reach.count(kind="tip", item_id=drug.tips[0].id) == 1
+
+
+def test_every_action_and_every_listed_command_has_a_route(core: Core) -> None:
+    from bot.channels.telegram.adapter import COMMANDS
+
+    assert set(core.buttons) == set(Action), f"unrouted: {set(Action) - set(core.buttons)}"
+    assert set(COMMANDS) <= set(core.commands)
+    admin_actions = {action for action, route in core.buttons.items() if route.admin_only}
+    from bot.core.payloads import ADMIN_ACTIONS
+
+    assert admin_actions == ADMIN_ACTIONS
+
+
+async def test_every_button_with_unknown_arguments_is_answered_not_crashed(core: Core) -> None:
+    from bot.core.payloads import ARITY
+
+    chat = Chat(core, "presser")
+    await chat.say("/start")
+    for action in Action:
+        replies = await chat.press_payload(encode(action, *["999"] * ARITY.get(action, 0)))
+        assert replies, action
+        assert "小问题" not in texts(replies), (action, texts(replies))  # never the apology

@@ -102,7 +102,7 @@ async def test_topic_quiz_explains_each_answer_and_records_exactly_what_was_show
     assert "河西村平均正确率 60%（1 人参加）" in summary
 
     await storage.flush()
-    events = [(e.kind, e.item_id, e.correct) for e in await storage.events() if e.kind.startswith("quiz")]
+    events = [(e.kind, e.item_id, e.correct) for e in await storage.reach.events() if e.kind.startswith("quiz")]
     expected = []
     for question_id, right in zip(shown, plan, strict=True):
         expected += [("quiz_question", question_id, None), ("quiz_answer", question_id, right)]
@@ -123,7 +123,7 @@ async def test_a_double_tap_counts_once_and_old_questions_are_ignored(core: Core
     assert "已经答过了，或者这次答题已经结束" in texts(stale)
     assert newer.title and "防溺水" in newer.title
     await storage.flush()
-    assert await storage.count_events(kind="quiz_answer") == 1
+    assert await storage.reach.count(kind="quiz_answer") == 1
 
 
 async def test_someone_elses_or_forged_answers_are_refused(core: Core) -> None:
@@ -250,3 +250,30 @@ async def test_quizzes_stay_in_private_chats(core: Core) -> None:
     for command in ("/quiz", "/daily", "/review", "/certificate"):
         assert "私聊" in texts(await chat.say(command)), command
     assert "私聊" in texts(await chat.press_payload("qt:anti-drug"))
+
+
+async def test_the_resume_button_continues_the_unfinished_quiz(core: Core) -> None:
+    chat = Chat(core, "resumer")
+    await chat.say("/start")
+    first = current_question(await chat.say("/quiz 禁毒"))
+    second = current_question(await answer(chat, first, right=True))
+    menu = await chat.say("/menu")
+    assert not any(isinstance(r, Question) for r in menu)
+    quiz_menu = await chat.press("答题")
+    assert "继续上次" in " ".join(b.label for b in chat.buttons), texts(quiz_menu)
+    replies = await chat.press("继续上次")
+    assert "继续上次没答完的题" in texts(replies)
+    again = current_question(replies)
+    assert (again.text, again.options, again.payloads) == (second.text, second.options, second.payloads)
+    after = await answer(chat, again, right=True)
+    assert "第 3/" in texts(after) or any(isinstance(r, Question) for r in after)
+
+
+async def test_resume_without_an_open_quiz_shows_the_quiz_menu(core: Core) -> None:
+    from bot.core.payloads import Action, encode
+
+    chat = Chat(core, "nothing-open")
+    await chat.say("/start")
+    replies = await chat.press_payload(encode(Action.QUIZ_RESUME))
+    assert "继续上次" not in " ".join(b.label for b in chat.buttons)
+    assert any("禁毒" in b.label for b in chat.buttons), texts(replies)

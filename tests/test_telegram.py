@@ -52,7 +52,7 @@ class Bot:
         self.storage = await Storage.open(self.settings.db_path, flush_interval=0.05)
         self.core = Core(self.storage, self.content, self.settings, lambda: TODAY)
         self.channel = TelegramChannel(
-            self.core, self.storage, self.settings, retry=RetryPolicy(backoff=0.01), webhook=self.webhook
+            self.core, self.settings, retry=RetryPolicy(backoff=0.01), webhook=self.webhook
         )
         await self.channel.start()
 
@@ -112,7 +112,7 @@ async def test_start_place_topics_tips_with_buttons_and_reach_events(bot: Bot, f
 
     assert len(fake.sent("answerCallbackQuery")) == 4  # every press answered
     await bot.storage.flush()
-    events = await bot.storage.events()
+    events = await bot.storage.reach.events()
     assert [(e.kind, e.item_id, e.channel, e.place_id) for e in events] == [
         ("tip", fraud.tips[0].id, "telegram", "hexi-village"),
         ("tip", fraud.tips[1].id, "telegram", "hexi-village"),
@@ -136,12 +136,12 @@ async def test_subscribe_and_unsubscribe_through_buttons(bot: Bot, fake: FakeTel
     assert "🔕 禁毒" in str(screen["reply_markup"])
     assert fake.sent("answerCallbackQuery")[-1].params.get("text") == "已退订「禁毒」。"
     screen = await bot.press(bob, screen, "全部退订")
-    resident = await bot.storage.find_resident("telegram", "102")
+    resident = await bot.storage.residents.find("telegram", "102")
     assert resident is not None and not resident.subscribed
     await bot.say(bob, "/subscribe", count=2)
-    resident = await bot.storage.find_resident("telegram", "102")
+    resident = await bot.storage.residents.find("telegram", "102")
     assert resident is not None and resident.subscribed
-    assert await bot.storage.unsubscribed_topics(resident.id) == set()
+    assert await bot.storage.residents.unsubscribed_topics(resident.id) == set()
 
 
 async def test_stale_forged_and_oversized_buttons_are_answered_politely(bot: Bot, fake: FakeTelegram) -> None:
@@ -162,14 +162,14 @@ async def test_blocked_resident_is_marked_and_unblocked_on_start(bot: Bot, fake:
     fake.send_text(dan, "/tip")
     await fake.wait_for(lambda f: any(c.status == 403 for c in f.calls))
     await asyncio.sleep(0.1)
-    resident = await bot.storage.find_resident("telegram", "104")
+    resident = await bot.storage.residents.find("telegram", "104")
     assert resident is not None and resident.blocked
     await bot.storage.flush()
-    assert await bot.storage.count_events(kind="tip") == 0  # nothing delivered, nothing counted
+    assert await bot.storage.reach.count(kind="tip") == 0  # nothing delivered, nothing counted
 
     fake.blocked.discard(104)
     await bot.say(dan, "/start", count=2)
-    resident = await bot.storage.find_resident("telegram", "104")
+    resident = await bot.storage.residents.find("telegram", "104")
     assert resident is not None and not resident.blocked
 
 
@@ -197,7 +197,7 @@ async def test_my_chat_member_updates_block_and_unblock(bot: Bot, fake: FakeTele
 
 
 async def _blocked(bot: Bot, user_id: str) -> bool:
-    resident = await bot.storage.find_resident("telegram", user_id)
+    resident = await bot.storage.residents.find("telegram", user_id)
     return bool(resident and resident.blocked)
 
 

@@ -61,7 +61,7 @@ async def test_a_topic_quiz_on_telegram_with_explanations_and_exact_events(
         assert "得分：4/5（80%）" in final["text"]
         assert len(await fake.wait_sent("answerCallbackQuery", 5)) == 5  # answered just after the last reply
         await bot.storage.flush()
-        events = [(e.kind, e.item_id, e.correct) for e in await bot.storage.events()]
+        events = [(e.kind, e.item_id, e.correct) for e in await bot.storage.reach.events()]
         expected = []
         for question_id, right in zip(asked, plan, strict=True):
             expected += [("quiz_question", question_id, None), ("quiz_answer", question_id, right)]
@@ -85,7 +85,7 @@ async def test_native_quiz_polls_when_configured(fake: FakeTelegram, tmp_path: P
         final = await wait_message(fake, 402, "答题完成")
         assert "得分：5/5（100%）" in final["text"]
         await bot.storage.flush()
-        assert await bot.storage.count_events(kind="quiz_answer", correct=1) == 5
+        assert await bot.storage.reach.count(kind="quiz_answer", correct=1) == 5
     finally:
         await bot.stop()
 
@@ -122,10 +122,10 @@ async def test_200_residents_quiz_at_once_without_sharing_state(
         results = await asyncio.gather(*(play(n) for n in range(200)))
         await bot.storage.flush()
         for uid, expected in results:
-            resident = await bot.storage.find_resident("telegram", str(uid))
+            resident = await bot.storage.residents.find("telegram", str(uid))
             assert resident is not None
             session = await bot.storage.quizzes.active(resident.id)
             assert session is None  # finished, nothing left half-done
-            assert await bot.storage.count_events(resident_id=resident.id, kind="quiz_answer") == 5
-            assert await bot.storage.count_events(resident_id=resident.id, kind="quiz_answer", correct=1) == expected
+            assert await bot.storage.reach.count(resident_id=resident.id, kind="quiz_answer") == 5
+            assert await bot.storage.reach.count(resident_id=resident.id, kind="quiz_answer", correct=1) == expected
         assert len(await fake.wait_sent("answerCallbackQuery", 1000)) == 1000  # every press answered, once

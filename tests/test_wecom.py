@@ -12,8 +12,7 @@ import aiohttp
 import pytest
 
 from bot.broadcasting.worker import BroadcastSettings, BroadcastWorker
-from bot.channels.telegram.adapter import TelegramBulkSender
-from bot.channels.wecom.adapter import WeComBulkSender, WeComChannel
+from bot.channels.wecom.adapter import WeComChannel
 from bot.channels.wecom.crypto import WeComCrypto, signature
 from bot.config import Secret, Settings
 from bot.content.store import ContentStore
@@ -48,7 +47,7 @@ class WeComBot:
     async def __aenter__(self) -> WeComBot:
         self.storage = await Storage.open(self.settings.db_path, flush_interval=0.05)
         self.core = Core(self.storage, self.content, self.settings, lambda: TODAY)
-        self.channel = WeComChannel(self.core, self.storage, self.settings)
+        self.channel = WeComChannel(self.core, self.settings)
         self.server = WebServer("127.0.0.1", 0)
         self.channel.routes(self.server)
         await self.channel.start()
@@ -162,7 +161,7 @@ async def test_first_message_welcome_button_flow_and_a_retried_callback(
         await bot.press("zhangsan", f"tp:{fraud.tips[1].id}")
         await asyncio.sleep(0.3)
         await bot.storage.flush()
-        tips = [e for e in await bot.storage.events() if e.kind == "tip"]
+        tips = [e for e in await bot.storage.reach.events() if e.kind == "tip"]
         assert [(e.channel, e.item_id, e.place_id) for e in tips] == [
             ("wecom", fraud.tips[0].id, "hexi-village"),
             ("wecom", fraud.tips[1].id, "hexi-village"),
@@ -182,7 +181,7 @@ async def test_a_quiz_through_card_events(wecom: FakeWeCom, tmp_path: Path, cont
         await asyncio.sleep(0.5)
         assert any("答题完成" in text for text in contents(wecom, "lisi"))
         await bot.storage.flush()
-        assert await bot.storage.count_events(kind="quiz_answer", channel="wecom") == 5
+        assert await bot.storage.reach.count(kind="quiz_answer", channel="wecom") == 5
 
 
 async def test_forged_stale_foreign_and_malformed_callbacks_are_refused(
@@ -236,9 +235,9 @@ async def test_one_broadcast_reaches_both_channels_and_stats_report_both(
     async with telegram_bot:
         storage = telegram_bot.storage
         for user in ("wu1", "wu2", "bad-user"):
-            await storage.get_or_create_resident("wecom", user, user, "zh-CN")
+            await storage.residents.get_or_create("wecom", user, user, "zh-CN")
         for user in (801, 802):
-            await storage.get_or_create_resident("telegram", str(user), "T", "zh-CN")
+            await storage.residents.get_or_create("telegram", str(user), "T", "zh-CN")
         wecom.invalid_users.add("bad-user")
         settings = dataclasses.replace(
             telegram_bot.settings,
@@ -249,13 +248,13 @@ async def test_one_broadcast_reaches_both_channels_and_stats_report_both(
             wecom_aes_key=Secret(AES_KEY),
             wecom_api_base_url=wecom.base_url,
         )
-        channel = WeComChannel(telegram_bot.core, storage, settings)
+        channel = WeComChannel(telegram_bot.core, settings)
         await channel.start()
         try:
             worker = BroadcastWorker(
                 storage,
                 content,
-                {"telegram": TelegramBulkSender(telegram_bot.channel), "wecom": WeComBulkSender(channel)},
+                {"telegram": telegram_bot.channel, "wecom": channel},
                 BroadcastSettings(rate=100.0),
             )
             broadcast_id = await storage.broadcasts.create(
@@ -314,3 +313,37 @@ async def test_images_and_documents_go_as_uploaded_media(
         assert kinds == ["image", "text", "file", "text"]
         uploads = {media["type"]: media for media in wecom.media.values()}
         assert uploads["image"]["data"] == tiny_png() and uploads["file"]["filename"] == "台账.xlsx"
+
+
+async def test_a_text_and_image_broadcast_reaches_wecom_residents(
+    wecom: FakeWeCom, tmp_path: Path, content: ContentStore
+) -> None:
+    """Replies and broadcasts share one renderer: the image goes as uploaded media (uploaded once for the
+    whole broadcast), the text after it, and no empty text that WeCom would refuse (44004)."""
+    from PIL import Image as PILImage
+
+    picture = tmp_path / "poster.png"
+    PILImage.new("RGB", (40, 30), "red").save(picture)
+    async with WeComBot(wecom, tmp_path, content) as bot:
+        for user in ("wu1", "wu2", "wu3"):
+            await bot.storage.residents.get_or_create("wecom", user, user, "zh-CN")
+        worker = BroadcastWorker(
+            bot.storage, content, {"wecom": bot.channel}, BroadcastSettings(rate=100.0, batch_size=2)
+        )
+        broadcast_id = await bot.storage.broadcasts.create(
+            "test", Audience(), int(time.time()), int(time.time()), text="今晚村委会放映普法电影", image=str(picture)
+        )
+        while await worker.run_once():
+            pass
+        counts = (await bot.storage.broadcasts.progress(broadcast_id)).as_dict()
+        assert (counts["delivered"], counts["failed"]) == (3, 0)
+        sends = [c.response.get("errcode") for c in wecom.calls if c.path.endswith("message/send")]
+        assert sends == [0] * 6  # two batches × (image, text, menu card): nothing refused
+        uploads = [c for c in wecom.calls if c.path.endswith("media/upload")]
+        assert len(uploads) == 1  # two batches, one upload
+        for user in ("wu1", "wu2", "wu3"):
+            kinds = [m["msgtype"] for m in wecom.sent_to(user)]
+            assert kinds == ["image", "text", "template_card"]
+        assert any("今晚村委会放映普法电影" in text for text in contents(wecom, "wu3"))
+        await bot.storage.flush()
+        assert await bot.storage.reach.count(kind="broadcast", broadcast_id=broadcast_id) == 3

@@ -1,9 +1,9 @@
 """The broadcast worker: claims due broadcasts and sends them, paced, batch by batch.
 
-Channels implement `BulkSender.deliver` (one recipient, no retries of its own); retries,
-backoff and pacing are decided here, once for every channel:
+Channels implement `Channel.deliver` / `deliver_many` (`bot/core/sending.py`: one attempt, no retries of
+their own); retries, backoff and pacing are decided here, once for every channel:
 - 429 (`retry_after`): the pacer pauses everyone, then the same recipient is tried again;
-- 403 blocked: the resident is marked blocked, no retry;
+- blocked: the resident is marked blocked, no retry;
 - network errors and 5xx: retried with backoff, `max_attempts` in all, then failed with the reason.
 Nothing ambiguous ever marks a resident blocked, so an outage cannot wipe the audience.
 """
@@ -17,42 +17,22 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
 
 from bot.broadcasting.pacing import Pacer
+from bot.config import Identity
 from bot.content.model import Catalog
 from bot.content.store import ContentStore
-from bot.core import screens
-from bot.core.events import Button, Delivery, Image, Reply, Text
-from bot.core.payloads import Action, encode
-from bot.i18n import translator
-from bot.storage import Broadcast, Outcome, Recipient, Storage
-from bot.storage.sqlite import ReachEvent
+from bot.core.events import Delivery, Reply
+from bot.core.screens import BroadcastContent, broadcast_message
+from bot.core.sending import Channel, SendResult, SendStatus
+from bot.storage import Broadcast, Outcome, ReachEvent, Recipient, Storage
 
 log = logging.getLogger(__name__)
 
-
-class SendStatus(StrEnum):
-    DELIVERED = "delivered"
-    BLOCKED = "blocked"
-    RETRY_AFTER = "retry_after"  # rate limited: wait `retry_after`, then try again
-    TRANSIENT = "transient"  # network error or 5xx: back off and try again
-    FAILED = "failed"  # will not work however often we try (bad request, chat not found)
-
-
-@dataclass(frozen=True)
-class SendResult:
-    status: SendStatus
-    reason: str | None = None
-    retry_after: float = 0.0
-
-
-class BulkSender(Protocol):
-    async def deliver(self, recipient: Recipient, replies: list[Reply]) -> SendResult: ...
+_OUTCOME = {SendStatus.DELIVERED: "delivered", SendStatus.BLOCKED: "blocked"}  # anything else: failed
 
 
 @dataclass(frozen=True)
@@ -69,36 +49,16 @@ class BroadcastSettings:
 def broadcast_replies(
     broadcast: Broadcast, catalog: Catalog, language: str | None, content_dir: Path
 ) -> list[Reply] | None:
-    """What each recipient gets, or None when the content no longer exists."""
-    t = translator(language or "zh-CN")
-    delivery = Delivery(
-        "broadcast",
-        topic_id=broadcast.topic_id,
+    """What each recipient of this broadcast gets, or None when the content no longer exists."""
+    content = BroadcastContent(
         item_id=broadcast.item_id,
+        text=broadcast.text,
+        image=broadcast.image,
+        topic_id=broadcast.topic_id,
         campaign_id=broadcast.campaign_id,
         broadcast_id=broadcast.id,
     )
-    footer = t("broadcast.footer")
-    if broadcast.item_id:
-        tip = catalog.tip(broadcast.item_id)
-        topic = catalog.topic(tip.topic_id) if tip else None
-        if tip is None or topic is None:
-            return None
-        sources = "；".join(c.render() for c in tip.sources)
-        body = f"{tip.body}\n\n{t('tip.source', sources=sources)}\n\n{footer}"
-        buttons = ((Button(topic.label(t.language), encode(Action.TOPIC, topic.id)), screens.menu_button(t)),)
-        if tip.image:
-            return [Image(content_dir / tip.image, caption=body, title=tip.title, buttons=buttons, delivery=delivery)]
-        return [Text(body, title=tip.title, buttons=buttons, delivery=delivery)]
-    text = Text(
-        f"{broadcast.text}\n\n{footer}",
-        title=t("broadcast.title"),
-        buttons=((screens.menu_button(t),),),
-        delivery=delivery,
-    )
-    if broadcast.image:
-        return [Image(content_dir / broadcast.image), text]
-    return [text]
+    return broadcast_message(content, catalog, language, content_dir)
 
 
 class BroadcastWorker:
@@ -106,7 +66,7 @@ class BroadcastWorker:
         self,
         storage: Storage,
         content: ContentStore,
-        senders: dict[str, BulkSender],
+        channels: Mapping[str, Channel],
         settings: BroadcastSettings | None = None,
         clock: Callable[[], float] = time.time,
         on_tick: Callable[[], object] | None = None,
@@ -114,7 +74,7 @@ class BroadcastWorker:
         self.storage = storage
         self.store = storage.broadcasts
         self.content = content
-        self.senders = senders
+        self.channels = channels
         self.settings = settings or BroadcastSettings()
         self.pacer = Pacer(self.settings.rate)
         self.clock = clock
@@ -150,7 +110,7 @@ class BroadcastWorker:
     async def run_once(self) -> bool:
         """Send one due broadcast to completion (or until stopped). False when nothing was due."""
         now = int(self.clock())
-        broadcast = await self.store.claim_due(self.owner, now, self.settings.lease, list(self.senders))
+        broadcast = await self.store.claim_due(self.owner, now, self.settings.lease, list(self.channels))
         if broadcast is None:
             return False
         log.info("broadcast %d: sending to %d recipients", broadcast.id, broadcast.targeted)
@@ -172,16 +132,14 @@ class BroadcastWorker:
         self, broadcast: Broadcast, recipients: list[Recipient]
     ) -> tuple[list[Outcome], list[ReachEvent]]:
         catalog = self.content.catalog
-        bulk = [r for r in recipients if hasattr(self.senders.get(r.channel), "deliver_many")]
-        single = [r for r in recipients if r not in bulk]
-        results_by_id = {r.resident_id: res for r, res in await self._send_many(broadcast, catalog, bulk)}
-        for recipient, result in zip(
-            single, await asyncio.gather(*(self._send_one(broadcast, catalog, r) for r in single)), strict=True
-        ):
-            results_by_id[recipient.resident_id] = result
-        results = [results_by_id[r.resident_id] for r in recipients]
+        by_bulk = [r for r in recipients if self._bulk_size(r.channel) > 1]
+        one_by_one = [r for r in recipients if self._bulk_size(r.channel) <= 1]
+        results = dict(await self._send_many(broadcast, catalog, by_bulk))
+        singles = await asyncio.gather(*(self._send_one(broadcast, catalog, r) for r in one_by_one))
+        results.update(zip((r.resident_id for r in one_by_one), singles, strict=True))
         outcomes, events = [], []
-        for recipient, (outcome, delivery) in zip(recipients, results, strict=True):
+        for recipient in recipients:
+            outcome, delivery = results[recipient.resident_id]
             outcomes.append(outcome)
             if outcome.status == "delivered" and delivery is not None:
                 events.append(
@@ -198,51 +156,71 @@ class BroadcastWorker:
                 )
         return outcomes, events
 
+    def _bulk_size(self, channel_name: str) -> int:
+        channel = self.channels.get(channel_name)
+        return channel.bulk_size if channel is not None else 1
+
     async def _send_many(
         self, broadcast: Broadcast, catalog: Catalog, recipients: list[Recipient]
-    ) -> list[tuple[Recipient, tuple[Outcome, Delivery | None]]]:
+    ) -> list[tuple[int, tuple[Outcome, Delivery | None]]]:
         """Channels that take many recipients per call (WeCom's touser): one call per language group."""
-        done: list[tuple[Recipient, tuple[Outcome, Delivery | None]]] = []
+        done: list[tuple[int, tuple[Outcome, Delivery | None]]] = []
         groups: dict[tuple[str, str | None], list[Recipient]] = {}
         for recipient in recipients:
             groups.setdefault((recipient.channel, recipient.language), []).append(recipient)
-        for (channel, language), group in groups.items():
-            sender = self.senders[channel]
+        for (channel_name, language), group in groups.items():
+            channel = self.channels[channel_name]
             replies = broadcast_replies(broadcast, catalog, language, self.content.directory)
             if replies is None:
-                done += [(r, (Outcome(r.resident_id, "failed", "content no longer exists", 0), None)) for r in group]
+                done += [
+                    (r.resident_id, (Outcome(r.resident_id, "failed", "content no longer exists", 0), None))
+                    for r in group
+                ]
                 continue
             delivery = next((r.delivery for r in replies if r.delivery is not None), None)
-            pending, attempt = list(group), 0
-            while pending:
-                attempt += 1
-                await self.pacer.acquire()
-                results = await sender.deliver_many(pending, replies)  # type: ignore[attr-defined]
-                retry = []
-                for recipient in pending:
-                    result = results[recipient.resident_id]
-                    if result.status is SendStatus.RETRY_AFTER and attempt < self.settings.max_attempts:
-                        self.pacer.pause(result.retry_after)
-                        retry.append(recipient)
-                    elif result.status is SendStatus.TRANSIENT and attempt < self.settings.max_attempts:
-                        retry.append(recipient)
-                    else:
-                        status = {SendStatus.DELIVERED: "delivered", SendStatus.BLOCKED: "blocked"}.get(
-                            result.status, "failed"
-                        )
-                        done.append(
-                            (recipient, (Outcome(recipient.resident_id, status, result.reason, attempt), delivery))
-                        )
-                if retry and attempt < self.settings.max_attempts:
-                    await asyncio.sleep(self.settings.backoff * 2 ** (attempt - 1))
-                pending = retry
+            for start in range(0, len(group), channel.bulk_size):
+                chunk = group[start : start + channel.bulk_size]
+                for recipient, (result, attempts) in zip(
+                    chunk, await self._deliver_many_with_retries(channel, chunk, replies), strict=True
+                ):
+                    status = _OUTCOME.get(result.status, "failed")
+                    outcome = Outcome(recipient.resident_id, status, result.reason, attempts)
+                    done.append((recipient.resident_id, (outcome, delivery)))
         return done
+
+    async def _deliver_many_with_retries(
+        self, channel: Channel, recipients: list[Recipient], replies: list[Reply]
+    ) -> list[tuple[SendResult, int]]:
+        final: dict[int, tuple[SendResult, int]] = {}
+        pending, attempt = list(recipients), 0
+        while pending:
+            attempt += 1
+            await self.pacer.acquire()
+            try:
+                results = await channel.deliver_many([_identity(r) for r in pending], replies)
+            except Exception as exc:  # a bug in a channel must not stop the broadcast
+                log.exception("broadcast: channel %s raised", channel.name)
+                results = {_identity(r): SendResult(SendStatus.TRANSIENT, type(exc).__name__) for r in pending}
+            retry = []
+            for recipient in pending:
+                result = results.get(_identity(recipient), SendResult(SendStatus.FAILED, "no result"))
+                if result.status is SendStatus.RETRY_AFTER and attempt < self.settings.max_attempts:
+                    self.pacer.pause(result.retry_after)
+                    retry.append(recipient)
+                elif result.status is SendStatus.TRANSIENT and attempt < self.settings.max_attempts:
+                    retry.append(recipient)
+                else:
+                    final[recipient.resident_id] = (result, attempt)
+            if retry:
+                await asyncio.sleep(self.settings.backoff * 2 ** (attempt - 1))
+            pending = retry
+        return [final[r.resident_id] for r in recipients]
 
     async def _send_one(
         self, broadcast: Broadcast, catalog: Catalog, recipient: Recipient
     ) -> tuple[Outcome, Delivery | None]:
-        sender = self.senders.get(recipient.channel)
-        if sender is None:
+        channel = self.channels.get(recipient.channel)
+        if channel is None:
             return Outcome(recipient.resident_id, "failed", f"channel {recipient.channel} not running", 0), None
         replies = broadcast_replies(broadcast, catalog, recipient.language, self.content.directory)
         if replies is None:
@@ -253,24 +231,24 @@ class BroadcastWorker:
         for part_number, part in enumerate(replies):
             if part_number:
                 await asyncio.sleep(self.settings.per_chat_interval)  # ≤ 1 message/s to one chat
-            result, used = await self._deliver_with_retries(sender, recipient, part)
+            result, used = await self._deliver_with_retries(channel, recipient, part)
             attempts += used
             if result.status is not SendStatus.DELIVERED:
                 break
-        status = {SendStatus.DELIVERED: "delivered", SendStatus.BLOCKED: "blocked"}.get(result.status, "failed")
+        status = _OUTCOME.get(result.status, "failed")
         return Outcome(recipient.resident_id, status, result.reason, attempts), delivery
 
     async def _deliver_with_retries(
-        self, sender: BulkSender, recipient: Recipient, reply: Reply
+        self, channel: Channel, recipient: Recipient, reply: Reply
     ) -> tuple[SendResult, int]:
         attempt, rate_limited = 0, 0
         while True:
             await self.pacer.acquire()
             attempt += 1
             try:
-                result = await sender.deliver(recipient, [reply])
-            except Exception as exc:  # a bug in a sender must not stop the broadcast
-                log.exception("broadcast: sender raised")
+                result = await channel.deliver(_identity(recipient), [reply])
+            except Exception as exc:  # a bug in a channel must not stop the broadcast
+                log.exception("broadcast: channel %s raised", channel.name)
                 result = SendResult(SendStatus.TRANSIENT, f"{type(exc).__name__}")
             if result.status is SendStatus.RETRY_AFTER and rate_limited < 10:
                 rate_limited += 1
@@ -285,7 +263,12 @@ class BroadcastWorker:
             return result, attempt
 
 
+def _identity(recipient: Recipient) -> Identity:
+    return Identity(recipient.channel, recipient.external_id)
+
+
 def local_timestamp(text: str, zone: dt.tzinfo) -> int:
-    """'YYYY-MM-DD HH:MM' in the town's time zone -> unix seconds."""
-    moment = dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=zone)
-    return int(moment.timestamp())
+    """Moved to bot.core.broadcast_requests (kept while the command modules are split)."""
+    from bot.core.broadcast_requests import local_timestamp as parse
+
+    return parse(text, zone)

@@ -11,15 +11,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.broadcasting import admin
-from bot.broadcasting.worker import broadcast_replies, local_timestamp
 from bot.config import Settings
 from bot.content.model import Catalog
+from bot.core import broadcast_requests as requests
 from bot.core import screens
+from bot.core.broadcast_requests import local_timestamp
 from bot.core.events import Button, Keyboard, Reply, Text
 from bot.core.payloads import Action, Payload, encode
 from bot.i18n import Translator
-from bot.storage import Audience, Broadcast, Resident, Storage
+from bot.storage import Audience, Resident, Storage
 
 
 class BroadcastFlow:
@@ -31,21 +31,21 @@ class BroadcastFlow:
     # -- entry points --------------------------------------------------------------------------
 
     async def start(self, resident: Resident, t: Translator, catalog: Catalog) -> list[Reply]:
-        await self.storage.save_draft(resident.id, {"step": "content"})
+        await self.storage.conversations.save_draft(resident.id, {"step": "content"})
         buttons = [
             Button(topic.label(t.language), encode(Action.BROADCAST_TOPIC, topic.id)) for topic in catalog.topics
         ]
         return [Text(t("bcast.step_content"), buttons=(*screens.rows(buttons), (self._cancel(t),)))]
 
     async def wants_text(self, resident: Resident) -> bool:
-        draft = await self.storage.draft(resident.id)
+        draft = await self.storage.conversations.draft(resident.id)
         return draft is not None and draft.get("step") in ("content", "time")
 
     async def text(self, resident: Resident, t: Translator, catalog: Catalog, text: str) -> list[Reply]:
-        draft = await self.storage.draft(resident.id) or {}
+        draft = await self.storage.conversations.draft(resident.id) or {}
         if draft.get("step") == "content":
             draft.update(step="audience", text=text.strip()[:1000], item_id=None)
-            await self.storage.save_draft(resident.id, draft)
+            await self.storage.conversations.save_draft(resident.id, draft)
             return [self._audience_screen(t, catalog, draft)]
         # step "time"
         try:
@@ -60,9 +60,9 @@ class BroadcastFlow:
         action = payload.action
         if action is Action.BROADCAST_PROGRESS:
             return await self.progress(t, int(payload.arg)) if payload.arg.isdigit() else []
-        draft = await self.storage.draft(resident.id)
+        draft = await self.storage.conversations.draft(resident.id)
         if action is Action.BROADCAST_CANCEL or draft is None:
-            await self.storage.save_draft(resident.id, None)
+            await self.storage.conversations.save_draft(resident.id, None)
             return [Text(t("bcast.cancelled"), buttons=screens.main_menu(t).buttons)]
         if action is Action.BROADCAST_TOPIC:
             topic = catalog.topic(payload.arg)
@@ -85,9 +85,9 @@ class BroadcastFlow:
             return await self._create(resident, t, catalog, draft, int(self.clock()))
         elif action is Action.BROADCAST_LATER:
             draft["step"] = "time"
-            await self.storage.save_draft(resident.id, draft)
+            await self.storage.conversations.save_draft(resident.id, draft)
             return [Text(t("bcast.ask_time"), buttons=((self._cancel(t),),))]
-        await self.storage.save_draft(resident.id, draft)
+        await self.storage.conversations.save_draft(resident.id, draft)
         return [self._audience_screen(t, catalog, draft, replace=action is not Action.BROADCAST_ITEM)]
 
     async def listing(self, t: Translator) -> list[Reply]:
@@ -99,7 +99,7 @@ class BroadcastFlow:
         for broadcast in broadcasts:
             counts = (await self.storage.broadcasts.progress(broadcast.id)).as_dict()
             lines.append(
-                f"{admin.describe(broadcast, self.settings.zone)}  ✓{counts['delivered']}/{counts['targeted']}"
+                f"{requests.describe(broadcast, self.settings.zone)}  ✓{counts['delivered']}/{counts['targeted']}"
             )
             if broadcast.status in ("scheduled", "sending"):
                 buttons.append(Button(f"#{broadcast.id}", encode(Action.BROADCAST_PROGRESS, broadcast.id)))
@@ -115,7 +115,7 @@ class BroadcastFlow:
             "bcast.progress",
             id=broadcast.id,
             status=t(f"bcast.status_{broadcast.status}"),
-            eta=round(admin.eta_seconds(progress, self.settings.broadcast_rate)),
+            eta=round(requests.eta_seconds(progress, self.settings.broadcast_rate)),
             **counts,
         )
         refresh = Button(t("bcast.progress_button"), encode(Action.BROADCAST_PROGRESS, broadcast.id))
@@ -144,36 +144,20 @@ class BroadcastFlow:
         )
         return Text(t("bcast.step_audience"), buttons=keyboard, replace=replace)
 
-    def _draft(self, draft: dict[str, Any]) -> admin.Draft:
+    def _draft(self, draft: dict[str, Any]) -> requests.Draft:
         specs = [f"place:{p}" for p in draft.get("places", [])] + [f"topic:{c}" for c in draft.get("topics", [])]
-        return admin.Draft(draft.get("item_id"), draft.get("text"), Audience.parse(specs))
+        return requests.Draft(draft.get("item_id"), draft.get("text"), Audience.parse(specs))
 
     async def _preview(self, resident: Resident, t: Translator, catalog: Catalog, draft: dict[str, Any]) -> list[Reply]:
         try:
-            request = admin.validate(catalog, self._draft(draft))
-        except admin.BroadcastError as exc:
+            request = requests.validate(catalog, self._draft(draft))
+        except requests.BroadcastError as exc:
             return [Text(str(exc), buttons=((self._cancel(t),),))]
-        count = await admin.audience_size(self.storage, catalog, request, self.settings.broadcast_channels)
+        count = await requests.audience_size(self.storage, catalog, request, self.settings.broadcast_channels)
         if count == 0:
             return [Text(t("bcast.nobody")), self._audience_screen(t, catalog, draft)]
-        sample = Broadcast(
-            0,
-            0,
-            "",
-            request.item_id,
-            request.text,
-            None,
-            request.topic_id,
-            request.audience,
-            0,
-            "scheduled",
-            None,
-            None,
-            0,
-            None,
-            None,
-        )
-        shown = broadcast_replies(sample, catalog, t.language, self.settings.content_dir) or []
+        content = screens.BroadcastContent(item_id=request.item_id, text=request.text, topic_id=request.topic_id)
+        shown = screens.broadcast_message(content, catalog, t.language, self.settings.content_dir) or []
         names = [(catalog.place(p).name if catalog.place(p) else p) for p in request.audience.places]
         names += [(catalog.topic(c).title if catalog.topic(c) else c) for c in request.audience.topics]
         summary = Text(
@@ -195,14 +179,14 @@ class BroadcastFlow:
         self, resident: Resident, t: Translator, catalog: Catalog, draft: dict[str, Any], send_at: int
     ) -> list[Reply]:
         try:
-            request = admin.validate(catalog, self._draft(draft))
-        except admin.BroadcastError as exc:
+            request = requests.validate(catalog, self._draft(draft))
+        except requests.BroadcastError as exc:
             return [Text(str(exc))]
-        count = await admin.audience_size(self.storage, catalog, request, self.settings.broadcast_channels)
-        broadcast_id = await admin.create(
+        count = await requests.audience_size(self.storage, catalog, request, self.settings.broadcast_channels)
+        broadcast_id = await requests.create(
             self.storage, catalog, request, f"{resident.channel}:{resident.external_id}", send_at, int(self.clock())
         )
-        await self.storage.save_draft(resident.id, None)
+        await self.storage.conversations.save_draft(resident.id, None)
         progress = Button(t("bcast.progress_button"), encode(Action.BROADCAST_PROGRESS, broadcast_id))
         if send_at > self.clock() + 5:
             when = dt.datetime.fromtimestamp(send_at, self.settings.zone).strftime("%Y-%m-%d %H:%M")

@@ -48,7 +48,7 @@ class AnswerFlow:
         hits, term_count = self.index(catalog, today).lookup(text, MAX_HITS)
         bar = threshold(term_count)
         if not hits or hits[0].score < bar:
-            await self.storage.log_unanswered(normalize(text, catalog.synonyms))
+            await self.storage.questions.log_unanswered(normalize(text, catalog.synonyms))
             return [Text(t("answers.none"), buttons=screens.main_menu(t).buttons)]
         best = hits[0].score
         hits = [hit for hit in hits if hit.score >= max(bar, RELATIVE * best)]

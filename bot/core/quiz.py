@@ -6,6 +6,7 @@ conversation steps the core routes to. All quiz state lives in SQLite (`QuizStor
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import random
@@ -124,7 +125,10 @@ class QuizFlows:
         mistakes = await self.quizzes.mistakes(ctx.resident.id)
         topics = [topic for topic in ctx.catalog.topics if topic.quiz]
         buttons = [Button(topic.label(t.language), encode(Action.QUIZ_TOPIC, topic.id)) for topic in topics]
+        unfinished = await self.quizzes.active(ctx.resident.id)
+        resume: Keyboard = ((Button(t("quiz.resume"), encode(Action.QUIZ_RESUME)),),) if unfinished else ()
         keyboard: Keyboard = (
+            *resume,
             *screens.rows(buttons),
             (
                 Button(t("quiz.daily"), encode(Action.DAILY_QUIZ)),
@@ -150,6 +154,10 @@ class QuizFlows:
                 head = Text(ctx.t("quiz.unknown_topic", name=args.strip()[:20]))
                 return [head, *await self.menu(ctx)]
             return await self.start_topic(ctx, topic.id)
+        return await self.resume(ctx)
+
+    async def resume(self, ctx: QuizContext) -> list[Reply]:
+        """Continue the unfinished quiz at its current question, or show the menu when there is none."""
         active = await self.quizzes.active(ctx.resident.id)
         if active is not None:
             return [Text(ctx.t("quiz.resumed")), *self._ask(ctx, active)]
@@ -365,12 +373,12 @@ class QuizFlows:
             current = ctx.resident.public_name
             return [Text(t("nickname.set", name=current) if current else t("nickname.none"))]
         if text.lower() in {"off", "取消", "关闭"}:
-            await self.storage.update_resident(ctx.resident.id, public_name=None)
+            await self.storage.residents.update(ctx.resident.id, public_name=None)
             return [Text(t("nickname.cleared"))]
         name = valid_nickname(text)
         if name is None:
             return [Text(t("nickname.invalid"))]
-        await self.storage.update_resident(ctx.resident.id, public_name=name)
+        await self.storage.residents.update(ctx.resident.id, public_name=name)
         return [Text(t("nickname.set", name=name))]
 
     async def certificate(self, ctx: QuizContext) -> list[Reply]:
@@ -391,7 +399,8 @@ class QuizFlows:
         name = ctx.resident.public_name or ctx.resident.display_name or t("place.none")
         town = self.town(ctx.catalog)
         path = self.certificates / f"certificate-{ctx.resident.id}-{ctx.today.isoformat()}.png"
-        render_certificate(
+        await asyncio.to_thread(  # drawing takes a while: keep the event loop serving others
+            render_certificate,
             path,
             title=t("certificate.title"),
             greeting=t("certificate.body", name=name),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.content.model import Catalog, Place, PlaceKind, Tip, Topic
 from bot.core.events import Button, Delivery, Image, Keyboard, Reply, Text
 from bot.core.payloads import Action, encode
-from bot.i18n import LANGUAGES, Translator
+from bot.i18n import LANGUAGES, Translator, translator
 
 PLACES_PER_PAGE = 10
 
@@ -180,3 +181,50 @@ def content_counts(catalog: Catalog) -> dict[str, int]:
         "tips": sum(len(topic.tips) for topic in catalog.topics),
         "questions": sum(len(topic.quiz) for topic in catalog.topics),
     }
+
+
+@dataclass(frozen=True)
+class BroadcastContent:
+    """What a broadcast sends: a tip from the catalogue, or an admin's text (with an optional image)."""
+
+    item_id: str | None = None
+    text: str | None = None
+    image: str | None = None
+    topic_id: str | None = None
+    campaign_id: str | None = None
+    broadcast_id: int | None = None  # None in a preview: not sent yet
+
+
+def broadcast_message(
+    content: BroadcastContent, catalog: Catalog, language: str | None, content_dir: Path
+) -> list[Reply] | None:
+    """What each recipient of a broadcast gets (and the admin's preview shows); None when the tip is gone."""
+    t = translator(language or "zh-CN")
+    delivery = Delivery(
+        "broadcast",
+        topic_id=content.topic_id,
+        item_id=content.item_id,
+        campaign_id=content.campaign_id,
+        broadcast_id=content.broadcast_id,
+    )
+    footer = t("broadcast.footer")
+    if content.item_id:
+        tip = catalog.tip(content.item_id)
+        topic = catalog.topic(tip.topic_id) if tip else None
+        if tip is None or topic is None:
+            return None
+        sources = "；".join(c.render() for c in tip.sources)
+        body = f"{tip.body}\n\n{t('tip.source', sources=sources)}\n\n{footer}"
+        buttons = ((Button(topic.label(t.language), encode(Action.TOPIC, topic.id)), menu_button(t)),)
+        if tip.image:
+            return [Image(content_dir / tip.image, caption=body, title=tip.title, buttons=buttons, delivery=delivery)]
+        return [Text(body, title=tip.title, buttons=buttons, delivery=delivery)]
+    text = Text(
+        f"{content.text}\n\n{footer}",
+        title=t("broadcast.title"),
+        buttons=((menu_button(t),),),
+        delivery=delivery,
+    )
+    if content.image:
+        return [Image(content_dir / content.image), text]
+    return [text]

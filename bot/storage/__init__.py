@@ -1,13 +1,20 @@
 """Storage: every piece of state that must survive a restart. All SQL lives in this package."""
 
 from bot.storage.broadcasts import Audience, Broadcast, Outcome, Progress, Recipient
-from bot.storage.quizzes import AnswerOutcome, PlaceScore, QuizSession
-from bot.storage.sqlite import ReachEvent, Resident, Storage
+from bot.storage.db import Database
+from bot.storage.ledger import LedgerEntry
+from bot.storage.questions import UnansweredQuestion
+from bot.storage.quizzes import AnswerOutcome, PlaceScore, QuizSession, ResidentPoints
+from bot.storage.reach import ReachEvent
+from bot.storage.residents import Resident
+from bot.storage.storage import Storage
 
 __all__ = [
     "AnswerOutcome",
     "Audience",
     "Broadcast",
+    "Database",
+    "LedgerEntry",
     "Outcome",
     "PlaceScore",
     "Progress",
@@ -15,5 +22,7 @@ __all__ = [
     "ReachEvent",
     "Recipient",
     "Resident",
+    "ResidentPoints",
     "Storage",
+    "UnansweredQuestion",
 ]

@@ -11,13 +11,12 @@ broadcast keeps two bot processes from sending the same broadcast at once.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from bot.storage.sqlite import ReachEvent, Storage
+from bot.storage.db import Database, IntegrityError, Row
+from bot.storage.reach import ReachEvent, event_row, write_events
 
 OUTCOMES = ("delivered", "blocked", "failed", "cancelled")
 
@@ -120,12 +119,8 @@ _COLUMNS = (
 
 
 class BroadcastStore:
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
-
-    @property
-    def _db(self) -> Any:
-        return self._storage._db
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def create(
         self,
@@ -141,9 +136,9 @@ class BroadcastStore:
         occurrence: str | None = None,
     ) -> int | None:
         """The new broadcast's id; None if this campaign occurrence was already created."""
-        async with self._storage.atomic() as db:
+        async with self._db.atomic() as tx:
             try:
-                cursor = await db.execute(
+                written = await tx.execute(
                     "INSERT INTO broadcasts (created_at, created_by, item_id, text, image, topic_id, audience,"
                     " send_at, campaign_id, occurrence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -159,52 +154,44 @@ class BroadcastStore:
                         occurrence,
                     ),
                 )
-            except sqlite3.IntegrityError:
+            except IntegrityError:
                 return None
-        return int(cursor.lastrowid)
+        return int(written.lastrowid or 0)
 
     async def get(self, broadcast_id: int) -> Broadcast | None:
-        async with self._db.execute(
-            f"SELECT {_COLUMNS} FROM broadcasts WHERE id = ?",
-            (broadcast_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
+        row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM broadcasts WHERE id = ?", (broadcast_id,))
         return _broadcast(row) if row else None
 
     async def recent(self, limit: int = 20) -> list[Broadcast]:
-        async with self._db.execute(
-            f"SELECT {_COLUMNS} FROM broadcasts ORDER BY id DESC LIMIT ?",
-            (limit,),
-        ) as cursor:
-            return [_broadcast(row) async for row in cursor]
+        rows = await self._db.fetchall(f"SELECT {_COLUMNS} FROM broadcasts ORDER BY id DESC LIMIT ?", (limit,))
+        return [_broadcast(row) for row in rows]
 
     async def occurrences(self, campaign_ids: Sequence[str]) -> set[str]:
         marks = ", ".join("?" * len(campaign_ids))
-        async with self._db.execute(
-            f"SELECT occurrence FROM broadcasts WHERE campaign_id IN ({marks})",
-            tuple(campaign_ids),
-        ) as cursor:
-            return {row[0] async for row in cursor if row[0]}
+        rows = await self._db.fetchall(
+            f"SELECT occurrence FROM broadcasts WHERE campaign_id IN ({marks})", tuple(campaign_ids)
+        )
+        return {row[0] for row in rows if row[0]}
 
     async def progress(self, broadcast_id: int) -> Progress:
         broadcast = await self.get(broadcast_id)
-        async with self._db.execute(
+        rows = await self._db.fetchall(
             "SELECT status, COUNT(*) FROM broadcast_recipients WHERE broadcast_id = ? GROUP BY status",
             (broadcast_id,),
-        ) as cursor:
-            counts = {row[0]: int(row[1]) async for row in cursor}
+        )
+        counts = {row[0]: int(row[1]) for row in rows}
         return Progress(broadcast.targeted if broadcast else 0, counts)
 
     async def cancel(self, broadcast_id: int, now: int) -> bool:
-        async with self._storage.atomic() as db:
-            cursor = await db.execute(
+        async with self._db.atomic() as tx:
+            written = await tx.execute(
                 "UPDATE broadcasts SET status = 'cancelled', finished_at = ?"
                 " WHERE id = ? AND status IN ('scheduled', 'sending')",
                 (now, broadcast_id),
             )
-            if cursor.rowcount == 0:
+            if written.rowcount == 0:
                 return False
-            await db.execute(
+            await tx.execute(
                 "UPDATE broadcast_recipients SET status = 'cancelled', updated_at = ?"
                 " WHERE broadcast_id = ? AND status = 'pending'",
                 (now, broadcast_id),
@@ -241,40 +228,38 @@ class BroadcastStore:
 
     async def count_audience(self, audience: Audience, topic_id: str | None, channels: Sequence[str]) -> int:
         where, params = self._audience_sql(audience, topic_id, channels)
-        async with self._db.execute(f"SELECT COUNT(*) FROM residents r WHERE {where}", params) as cursor:
-            row = await cursor.fetchone()
-        return int(row[0])
+        return int(await self._db.fetchvalue(f"SELECT COUNT(*) FROM residents r WHERE {where}", params))
 
     # -- sending -----------------------------------------------------------------------------
 
     async def claim_due(self, owner: str, now: int, lease: int, channels: Sequence[str]) -> Broadcast | None:
         """Take the next due broadcast (or one whose sender's lease ran out) for this process."""
-        async with self._storage.atomic() as db:
-            async with db.execute(
+        async with self._db.atomic() as tx:
+            row = await tx.fetchone(
                 "SELECT id, status FROM broadcasts WHERE (status = 'scheduled' AND send_at <= ?)"
                 " OR (status = 'sending' AND (lease_until < ? OR lease_owner = ?)) ORDER BY send_at, id LIMIT 1",
                 (now, now, owner),
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
             if row is None:
                 return None
             broadcast_id, status = int(row[0]), row[1]
-            await db.execute(
+            await tx.execute(
                 "UPDATE broadcasts SET status = 'sending', lease_owner = ?, lease_until = ?,"
                 " started_at = COALESCE(started_at, ?) WHERE id = ?",
                 (owner, now + lease, now, broadcast_id),
             )
             if status == "scheduled":
                 # The audience is fixed now, when sending starts, from the residents of this moment.
-                async with db.execute("SELECT audience, topic_id FROM broadcasts WHERE id = ?", (broadcast_id,)) as c:
-                    audience_json, topic_id = await c.fetchone()
+                chosen = await tx.fetchone("SELECT audience, topic_id FROM broadcasts WHERE id = ?", (broadcast_id,))
+                assert chosen is not None  # selected a moment ago in this same transaction
+                audience_json, topic_id = chosen
                 where, params = self._audience_sql(Audience.from_json(audience_json), topic_id, channels)
-                await db.execute(
+                await tx.execute(
                     "INSERT OR IGNORE INTO broadcast_recipients (broadcast_id, resident_id)"
                     f" SELECT ?, r.id FROM residents r WHERE {where}",
                     (broadcast_id, *params),
                 )
-                await db.execute(
+                await tx.execute(
                     "UPDATE broadcasts SET targeted ="
                     " (SELECT COUNT(*) FROM broadcast_recipients WHERE broadcast_id = ?) WHERE id = ?",
                     (broadcast_id, broadcast_id),
@@ -283,59 +268,57 @@ class BroadcastStore:
 
     async def renew_lease(self, broadcast_id: int, owner: str, until: int) -> bool:
         """False when another process took the broadcast over (or it was cancelled): stop sending."""
-        async with self._storage.atomic() as db:
-            cursor = await db.execute(
+        async with self._db.atomic() as tx:
+            written = await tx.execute(
                 "UPDATE broadcasts SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'sending'",
                 (until, broadcast_id, owner),
             )
-        return cursor.rowcount == 1
+        return written.rowcount == 1
 
     async def pending(self, broadcast_id: int, limit: int) -> list[Recipient]:
-        async with self._db.execute(
+        rows = await self._db.fetchall(
             "SELECT r.id, r.channel, r.external_id, r.language, r.place_id FROM broadcast_recipients q"
             " JOIN residents r ON r.id = q.resident_id WHERE q.broadcast_id = ? AND q.status = 'pending'"
             " ORDER BY q.resident_id LIMIT ?",
             (broadcast_id, limit),
-        ) as cursor:
-            return [Recipient(int(row[0]), row[1], row[2], row[3], row[4]) async for row in cursor]
+        )
+        return [Recipient(int(row[0]), row[1], row[2], row[3], row[4]) for row in rows]
 
     async def record(
         self, broadcast_id: int, outcomes: Sequence[Outcome], events: Sequence[ReachEvent], now: int
     ) -> None:
         """One batch's outcomes and reach events, together or not at all."""
-        from bot.storage.sqlite import event_row, write_events
-
-        async with self._storage.atomic() as db:
-            await db.executemany(
+        async with self._db.atomic() as tx:
+            await tx.executemany(
                 "UPDATE broadcast_recipients SET status = ?, reason = ?, attempts = attempts + ?, updated_at = ?"
                 " WHERE broadcast_id = ? AND resident_id = ? AND status = 'pending'",
                 [(o.status, o.reason, o.attempts, now, broadcast_id, o.resident_id) for o in outcomes],
             )
             blocked = [(o.resident_id,) for o in outcomes if o.status == "blocked"]
             if blocked:
-                await db.executemany("UPDATE residents SET blocked = 1 WHERE id = ?", blocked)
-            await write_events(db, [event_row(e, now) for e in events], self._storage.zone_offset)
+                await tx.executemany("UPDATE residents SET blocked = 1 WHERE id = ?", blocked)
+            await write_events(tx, [event_row(e, now) for e in events], self._db.zone_offset)
 
     async def finish_if_done(self, broadcast_id: int, now: int) -> bool:
-        async with self._storage.atomic() as db:
-            cursor = await db.execute(
+        async with self._db.atomic() as tx:
+            written = await tx.execute(
                 "UPDATE broadcasts SET status = 'done', finished_at = ?, lease_owner = NULL"
                 " WHERE id = ? AND status = 'sending' AND NOT EXISTS (SELECT 1 FROM broadcast_recipients"
                 " WHERE broadcast_id = ? AND status = 'pending')",
                 (now, broadcast_id, broadcast_id),
             )
-        return cursor.rowcount == 1
+        return written.rowcount == 1
 
     # -- admin notices -----------------------------------------------------------------------
 
     async def notice_once(self, key: str, now: int) -> bool:
         """True the first time `key` is seen (so a warning is given once, whichever process sees it)."""
-        async with self._storage.atomic() as db:
-            cursor = await db.execute("INSERT OR IGNORE INTO admin_notices (key, created_at) VALUES (?, ?)", (key, now))
-        return cursor.rowcount == 1
+        async with self._db.atomic() as tx:
+            written = await tx.execute("INSERT OR IGNORE INTO admin_notices (key, created_at) VALUES (?, ?)", (key, now))
+        return written.rowcount == 1
 
 
-def _broadcast(row: Any) -> Broadcast:
+def _broadcast(row: Row) -> Broadcast:
     return Broadcast(
         id=row["id"],
         created_at=row["created_at"],

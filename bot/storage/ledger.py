@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from bot.storage.sqlite import Storage
+from bot.storage.db import Database, Row
+
 
 @dataclass(frozen=True)
 class LedgerEntry:
@@ -21,32 +20,32 @@ class LedgerEntry:
 
 
 class LedgerStore:
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def add(self, entries: Sequence[LedgerEntry], created_by: str, now: int) -> list[int]:
         """All entries or none (an import with a bad row adds nothing)."""
         ids = []
-        async with self._storage.atomic() as db:
+        async with self._db.atomic() as tx:
             for entry in entries:
-                cursor = await db.execute(
+                written = await tx.execute(
                     "INSERT INTO ledger (day, type, place_id, topic_id, count, note, created_at, created_by)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (entry.day, entry.type, entry.place_id, entry.topic_id, entry.count, entry.note, now, created_by),
                 )
-                ids.append(int(cursor.lastrowid))
+                ids.append(int(written.lastrowid or 0))
         return ids
 
     async def between(self, first_day: str, last_day: str) -> list[LedgerEntry]:
-        async with self._storage._db.execute(
+        rows = await self._db.fetchall(
             "SELECT id, day, type, place_id, topic_id, count, note FROM ledger WHERE day BETWEEN ? AND ?"
             " ORDER BY day, id",
             (first_day, last_day),
-        ) as cursor:
-            return [_entry(row) async for row in cursor]
+        )
+        return [_entry(row) for row in rows]
 
 
-def _entry(row: Any) -> LedgerEntry:
+def _entry(row: Row) -> LedgerEntry:
     return LedgerEntry(
         day=row["day"],
         type=row["type"],

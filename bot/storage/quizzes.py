@@ -9,13 +9,11 @@ changes nothing.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
-if TYPE_CHECKING:
-    from bot.storage.sqlite import Storage
+from bot.storage.db import Database, IntegrityError, Row
 
 
 @dataclass(frozen=True)
@@ -69,13 +67,15 @@ _COLUMNS = (
 _SCORED = "status = 'finished' AND mode IN ('topic', 'daily')"
 
 
-class QuizStore:
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
+class ResidentPoints(NamedTuple):
+    resident_id: int
+    points: int  # correct answers in finished topic and daily quizzes
+    public_name: str | None
 
-    @property
-    def _db(self) -> Any:
-        return self._storage._db
+
+class QuizStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -92,13 +92,13 @@ class QuizStore:
         day: str | None = None,
     ) -> QuizSession | None:
         """Start a quiz, abandoning any other active one. None if today's daily quiz already exists."""
-        async with self._storage.atomic() as db:
-            await db.execute(
+        async with self._db.atomic() as tx:
+            await tx.execute(
                 "UPDATE quiz_sessions SET status = 'abandoned' WHERE resident_id = ? AND status = 'active'",
                 (resident_id,),
             )
             try:
-                cursor = await db.execute(
+                written = await tx.execute(
                     "INSERT INTO quiz_sessions (resident_id, mode, topic_id, day, question_ids, option_orders,"
                     " place_id, channel, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -113,10 +113,10 @@ class QuizStore:
                         now,
                     ),
                 )
-            except sqlite3.IntegrityError:
+            except IntegrityError:
                 return None  # one daily quiz per resident per day
-            session_id = cursor.lastrowid
-        return await self.session(int(session_id))
+            session_id = written.lastrowid
+        return await self.session(int(session_id or 0))
 
     async def session(self, session_id: int) -> QuizSession | None:
         return await self._one(f"SELECT {_COLUMNS} FROM quiz_sessions WHERE id = ?", (session_id,))
@@ -139,17 +139,17 @@ class QuizStore:
     ) -> tuple[AnswerOutcome, QuizSession | None]:
         """Record one answer and advance the quiz, atomically; returns the session afterwards."""
         question_id = session.question_ids[position]
-        async with self._storage.atomic() as db:
-            cursor = await db.execute(
+        async with self._db.atomic() as tx:
+            written = await tx.execute(
                 "INSERT OR IGNORE INTO quiz_answers (session_id, position, resident_id, question_id, chosen,"
                 " correct, answered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (session.id, position, session.resident_id, question_id, chosen, int(correct), now),
             )
-            if cursor.rowcount == 0:
+            if written.rowcount == 0:
                 outcome = AnswerOutcome.DUPLICATE
             else:
                 last = position + 1 >= session.total
-                advanced = await db.execute(
+                advanced = await tx.execute(
                     "UPDATE quiz_sessions SET position = position + 1, correct = correct + ?,"
                     " status = CASE WHEN ? THEN 'finished' ELSE status END,"
                     " finished_at = CASE WHEN ? THEN ? ELSE finished_at END"
@@ -157,7 +157,7 @@ class QuizStore:
                     (int(correct), int(last), int(last), now, session.id, position),
                 )
                 if advanced.rowcount == 0:  # not the current question any more: undo the answer row
-                    await db.execute(
+                    await tx.execute(
                         "DELETE FROM quiz_answers WHERE session_id = ? AND position = ?", (session.id, position)
                     )
                     outcome = AnswerOutcome.STALE
@@ -168,85 +168,68 @@ class QuizStore:
     # -- a resident's history ----------------------------------------------------------------
 
     async def correctly_answered(self, resident_id: int) -> set[str]:
-        async with self._db.execute(
+        rows = await self._db.fetchall(
             "SELECT DISTINCT question_id FROM quiz_answers WHERE resident_id = ? AND correct = 1", (resident_id,)
-        ) as cursor:
-            return {row[0] async for row in cursor}
+        )
+        return {row[0] for row in rows}
 
     async def mistakes(self, resident_id: int) -> list[str]:
         """错题本: questions whose latest answer by this resident was wrong, oldest mistake first."""
-        async with self._db.execute(
+        rows = await self._db.fetchall(
             "SELECT question_id, correct FROM quiz_answers WHERE resident_id = ?"
             " ORDER BY answered_at, session_id, position",
             (resident_id,),
-        ) as cursor:
-            latest: dict[str, bool] = {}
-            async for question_id, correct in cursor:
-                latest.pop(question_id, None)  # re-insert so order follows the latest answer
-                latest[question_id] = bool(correct)
+        )
+        latest: dict[str, bool] = {}
+        for question_id, correct in rows:
+            latest.pop(question_id, None)  # re-insert so order follows the latest answer
+            latest[question_id] = bool(correct)
         return [qid for qid, correct in latest.items() if not correct]
 
     async def daily_days(self, resident_id: int) -> set[str]:
-        async with self._db.execute(
+        rows = await self._db.fetchall(
             "SELECT day FROM quiz_sessions WHERE resident_id = ? AND mode = 'daily' AND status = 'finished'",
             (resident_id,),
-        ) as cursor:
-            return {row[0] async for row in cursor}
+        )
+        return {row[0] for row in rows}
 
     async def best_topic_scores(self, resident_id: int) -> dict[str, float]:
         """Best share of correct answers per topic over finished topic quizzes."""
-        async with self._db.execute(
+        rows = await self._db.fetchall(
             "SELECT topic_id, MAX(CAST(correct AS REAL) / json_array_length(question_ids)) FROM quiz_sessions"
             " WHERE resident_id = ? AND mode = 'topic' AND status = 'finished' GROUP BY topic_id",
             (resident_id,),
-        ) as cursor:
-            return {row[0]: float(row[1]) async for row in cursor}
+        )
+        return {row[0]: float(row[1]) for row in rows}
 
     # -- leaderboards ------------------------------------------------------------------------
 
     async def place_scores(self) -> list[PlaceScore]:
-        async with self._db.execute(
+        rows = await self._db.fetchall(
             "SELECT place_id, COUNT(DISTINCT resident_id),"
             " AVG(CAST(correct AS REAL) / json_array_length(question_ids))"
             f" FROM quiz_sessions WHERE {_SCORED} AND place_id IS NOT NULL GROUP BY place_id"
-        ) as cursor:
-            return [PlaceScore(row[0], int(row[1]), float(row[2])) async for row in cursor]
+        )
+        return [PlaceScore(row[0], int(row[1]), float(row[2])) for row in rows]
 
-    async def resident_points(self) -> list[tuple[int, int, str | None]]:
-        """(resident id, correct answers in scored quizzes, public name), best first."""
-        async with self._db.execute(
+    async def resident_points(self) -> list[ResidentPoints]:
+        """Correct answers in scored quizzes per resident, best first."""
+        rows = await self._db.fetchall(
             "SELECT s.resident_id, SUM(s.correct) AS points, r.public_name FROM quiz_sessions s"
             " JOIN residents r ON r.id = s.resident_id"
             " WHERE s.status = 'finished' AND s.mode IN ('topic', 'daily')"
             " GROUP BY s.resident_id ORDER BY points DESC, MIN(s.finished_at)"
-        ) as cursor:
-            return [(int(row[0]), int(row[1]), row[2]) async for row in cursor]
-
-    # -- choices by number or poll option ----------------------------------------------------
-    # A native quiz poll's options, or a numbered menu on a channel without buttons (WeCom): which
-    # button payload each choice stands for, so a vote or a typed number works after a restart too.
-
-    async def save_choices(self, poll_id: str, payloads: list[str], now: int) -> None:
-        async with self._storage.atomic() as db:
-            await db.execute(
-                "INSERT OR REPLACE INTO poll_payloads (poll_id, payloads, created_at) VALUES (?, ?, ?)",
-                (poll_id, json.dumps(payloads), now),
-            )
-
-    async def choices(self, poll_id: str) -> list[str] | None:
-        async with self._db.execute("SELECT payloads FROM poll_payloads WHERE poll_id = ?", (poll_id,)) as cursor:
-            row = await cursor.fetchone()
-        return json.loads(row[0]) if row else None
+        )
+        return [ResidentPoints(int(row[0]), int(row[1]), row[2]) for row in rows]
 
     # -- helpers -----------------------------------------------------------------------------
 
     async def _one(self, query: str, params: tuple[Any, ...]) -> QuizSession | None:
-        async with self._db.execute(query, params) as cursor:
-            row = await cursor.fetchone()
+        row = await self._db.fetchone(query, params)
         return _session(row) if row else None
 
 
-def _session(row: Any) -> QuizSession:
+def _session(row: Row) -> QuizSession:
     return QuizSession(
         id=row["id"],
         resident_id=row["resident_id"],

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
-if TYPE_CHECKING:
-    from bot.storage.sqlite import Storage
+from bot.storage.db import Database, Row
 
 DIMENSIONS = {  # the key of each breakdown, over raw events
     "topic": "COALESCE(topic_id, 'other')",
@@ -78,13 +77,50 @@ class Counts:
     reached: int
 
 
-class StatsStore:
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
+class QuizTotals(NamedTuple):
+    answers: int
+    correct: int
+    participants: int
 
-    async def _rows(self, query: str, params: dict[str, Any]) -> list[Any]:
-        async with self._storage._db.execute(query, params) as cursor:
-            return list(await cursor.fetchall())
+
+class QuestionAnswers(NamedTuple):
+    question_id: str
+    place_id: str  # 'unknown' when the resident had set no place
+    answers: int
+    correct: int
+
+
+class QuizCompletion(NamedTuple):
+    started: int
+    finished: int
+
+
+class BroadcastOutcomes(NamedTuple):
+    id: int
+    campaign_id: str | None
+    targeted: int
+    counts: dict[str, int]  # recipients by status
+
+
+class LedgerTotal(NamedTuple):
+    type: str
+    activities: int
+    count: int  # summed audience or quantity, in the type's unit
+
+
+class PendingResident(NamedTuple):
+    place_id: str | None
+    display_name: str
+    channel: str
+    external_id: str
+
+
+class StatsStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def _rows(self, query: str, params: dict[str, Any]) -> list[Row]:
+        return await self._db.fetchall(query, params)
 
     async def totals(self, span: Span) -> Counts:
         if span.whole_months_only:
@@ -124,7 +160,7 @@ class StatsStore:
         )
         return {row[0]: Counts(int(row[1]), int(row[2])) for row in rows}
 
-    async def quiz_totals(self, span: Span) -> tuple[int, int, int]:
+    async def quiz_totals(self, span: Span) -> QuizTotals:
         """(answers, correct answers, participants) of quiz answers."""
         counts = await self._rows(
             "WITH r(a, c) AS ("
@@ -138,9 +174,9 @@ class StatsStore:
             f" UNION SELECT resident_id FROM reach_events WHERE kind = 'quiz_answer' AND {RAW})",
             span.params(),
         )
-        return int(counts[0][0]), int(counts[0][1]), int(people[0][0])
+        return QuizTotals(int(counts[0][0]), int(counts[0][1]), int(people[0][0]))
 
-    async def question_accuracy(self, span: Span) -> list[tuple[str, str, int, int]]:
+    async def question_accuracy(self, span: Span) -> list[QuestionAnswers]:
         """(question id, place id or 'unknown', answers, correct) for every question answered."""
         rows = await self._rows(
             "WITH r(q, p, a, c) AS ("
@@ -149,16 +185,16 @@ class StatsStore:
             " SELECT q, COALESCE(p, 'unknown'), SUM(a), SUM(c) FROM r GROUP BY 1, 2",
             span.params(),
         )
-        return [(row[0], row[1], int(row[2]), int(row[3])) for row in rows]
+        return [QuestionAnswers(row[0], row[1], int(row[2]), int(row[3])) for row in rows]
 
-    async def quiz_completion(self, start: int, end: int) -> tuple[int, int]:
+    async def quiz_completion(self, start: int, end: int) -> QuizCompletion:
         """(quizzes started, quizzes finished) among those started in the period."""
         rows = await self._rows(
             "SELECT COUNT(*), SUM(status = 'finished') FROM quiz_sessions WHERE started_at >= :start"
             " AND started_at < :end AND channel != 'console'",
             {"start": start, "end": end},
         )
-        return int(rows[0][0]), int(rows[0][1] or 0)
+        return QuizCompletion(int(rows[0][0]), int(rows[0][1] or 0))
 
     async def quiz_finishers_by_place(self, start: int, end: int) -> dict[str, int]:
         rows = await self._rows(
@@ -169,7 +205,7 @@ class StatsStore:
         )
         return {row[0]: int(row[1]) for row in rows}
 
-    async def broadcasts(self, start: int, end: int) -> list[tuple[int, str | None, int, dict[str, int]]]:
+    async def broadcasts(self, start: int, end: int) -> list[BroadcastOutcomes]:
         """(id, campaign id, targeted, outcome counts) of broadcasts that started sending in the period."""
         rows = await self._rows(
             "SELECT b.id, b.campaign_id, b.targeted, r.status, COUNT(r.resident_id) FROM broadcasts b"
@@ -177,11 +213,11 @@ class StatsStore:
             " WHERE b.started_at >= :start AND b.started_at < :end GROUP BY b.id, r.status ORDER BY b.id",
             {"start": start, "end": end},
         )
-        found: dict[int, tuple[int, str | None, int, dict[str, int]]] = {}
+        found: dict[int, BroadcastOutcomes] = {}
         for broadcast_id, campaign_id, targeted, status, count in rows:
-            entry = found.setdefault(broadcast_id, (broadcast_id, campaign_id, int(targeted), {}))
+            entry = found.setdefault(broadcast_id, BroadcastOutcomes(broadcast_id, campaign_id, int(targeted), {}))
             if status is not None:
-                entry[3][status] = int(count)
+                entry.counts[status] = int(count)
         return list(found.values())
 
     async def new_residents(self, start: int, end: int) -> int:
@@ -191,16 +227,16 @@ class StatsStore:
         )
         return int(rows[0][0])
 
-    async def ledger(self, first_day: str, last_day: str) -> list[tuple[str, int, int]]:
+    async def ledger(self, first_day: str, last_day: str) -> list[LedgerTotal]:
         """(activity type, activities, summed count) in the period."""
         rows = await self._rows(
             "SELECT type, COUNT(*), SUM(count) FROM ledger WHERE day BETWEEN :first AND :last GROUP BY type"
             " ORDER BY type",
             {"first": first_day, "last": last_day},
         )
-        return [(row[0], int(row[1]), int(row[2])) for row in rows]
+        return [LedgerTotal(row[0], int(row[1]), int(row[2])) for row in rows]
 
-    async def not_finished(self, topic_id: str) -> list[tuple[str | None, str, str, str]]:
+    async def not_finished(self, topic_id: str) -> list[PendingResident]:
         """(place, display name, channel, account) of residents without a finished quiz on `topic_id`."""
         rows = await self._rows(
             "SELECT r.place_id, r.display_name, r.channel, r.external_id FROM residents r"
@@ -209,4 +245,4 @@ class StatsStore:
             " ORDER BY r.place_id, r.id",
             {"topic": topic_id},
         )
-        return [(row[0], row[1], row[2], row[3]) for row in rows]
+        return [PendingResident(row[0], row[1], row[2], row[3]) for row in rows]

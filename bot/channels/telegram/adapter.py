@@ -2,8 +2,10 @@
 
 Composition (see `build_application`): one handler per kind of update, an error
 handler that logs first and apologises second, and a request backend over aiohttp.
-Failures of the Bot API are handled in `deliver`: 429 waits `retry_after`, network
-errors and 5xx retry with backoff (bounded), 403 marks the resident blocked.
+Failures of the Bot API in a conversation are handled in `_with_retries`: 429 waits `retry_after`,
+network errors and 5xx retry with backoff (bounded), 403 is reported as blocked (the core marks the
+resident). Broadcasts use `deliver` (the channel contract, `bot/core/sending.py`): one attempt, the
+outcome classified for the worker.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,15 +32,14 @@ from telegram.ext import (
 )
 
 from bot import logs
-from bot.broadcasting.worker import SendResult, SendStatus
 from bot.channels.telegram import render
 from bot.channels.telegram.ordering import PerResidentUpdateProcessor
 from bot.channels.telegram.request import AiohttpRequest
-from bot.config import Settings
+from bot.config import Identity, Settings
 from bot.core.engine import Core
 from bot.core.events import Document, Image, Incoming, Question, Reply, Text, Toast
+from bot.core.sending import DELIVERED, SendResult, SendStatus
 from bot.i18n import LANGUAGES, normalize_language, translator
-from bot.storage import Recipient, Storage
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +79,17 @@ def file_base_url(base_url: str) -> str:
 
 class TelegramChannel:
     name = CHANNEL
+    bulk_size = 1  # one chat per sendMessage: the broadcast worker paces message by message
 
     def __init__(
         self,
         core: Core,
-        storage: Storage,
         settings: Settings,
         retry: RetryPolicy | None = None,
         webhook: bool | None = None,
     ) -> None:
         self.core = core
-        self.storage = storage
+        self.state = core.channel_state
         self.settings = settings
         self.retry = retry or RetryPolicy()
         self.webhook = bool(settings.telegram_webhook_url) if webhook is None else webhook
@@ -220,7 +221,7 @@ class TelegramChannel:
         answer = update.poll_answer
         if answer is None or answer.user is None or not answer.option_ids:
             return
-        payloads = await self.storage.quizzes.choices(answer.poll_id)
+        payloads = await self.state.choices(answer.poll_id)
         if payloads is None or not 0 <= answer.option_ids[0] < len(payloads):
             return
         user = answer.user
@@ -239,7 +240,7 @@ class TelegramChannel:
             return
         status = member.new_chat_member.status
         blocked = status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT)
-        await self.storage.set_blocked(CHANNEL, str(member.from_user.id), blocked)
+        await self.state.set_blocked(Identity(CHANNEL, str(member.from_user.id)), blocked)
         log.info("telegram: a resident %s the bot", "blocked" if blocked else "unblocked")
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -260,40 +261,62 @@ class TelegramChannel:
         _, at, mention = head.partition("@")
         return not at or mention.lower() == (self.application.bot.username or "").lower()
 
-    async def deliver(self, call: Any, user_id: int) -> Message | bool:
-        """Run one Bot API call with the retry policy. False when it could not be delivered."""
+    async def _with_retries(self, call: Any) -> Message | SendResult:
+        """Run one Bot API call of a conversation with the retry policy; the outcome when not delivered."""
         for attempt in range(self.retry.attempts):
             try:
                 result = await call()
-                return result if isinstance(result, Message) else True
+                return result if isinstance(result, Message) else DELIVERED
             except RetryAfter as exc:
                 wait = _seconds(exc.retry_after)
                 if wait > self.retry.max_retry_after:
                     log.warning("telegram: flood wait %.0fs is too long; giving up this reply", wait)
-                    return False
+                    return SendResult(SendStatus.RETRY_AFTER, "flood wait too long", wait)
                 await asyncio.sleep(wait)
-            except Forbidden:
-                await self.storage.set_blocked(CHANNEL, str(user_id), True)
-                log.info("telegram: a resident blocked the bot; marked blocked")
-                return False
+            except Forbidden as exc:
+                return SendResult(SendStatus.BLOCKED, exc.message[:200])
             except ChatMigrated:
-                return False
+                return SendResult(SendStatus.FAILED, "chat migrated")
             except BadRequest as exc:
                 if "not modified" in exc.message.lower():
-                    return True  # the screen already shows exactly this
+                    return DELIVERED  # the screen already shows exactly this
                 raise
             except NetworkError as exc:  # includes 5xx and timeouts
                 if attempt + 1 == self.retry.attempts:
                     log.warning("telegram: giving up after %d attempts: %s", attempt + 1, type(exc).__name__)
-                    return False
+                    return SendResult(SendStatus.TRANSIENT, type(exc).__name__)
                 await asyncio.sleep(self.retry.backoff * 2**attempt)
-        return False
+        return SendResult(SendStatus.FAILED, "gave up")
+
+    # -- deliveries outside a conversation (the channel contract) ------------------------------
+
+    async def deliver(self, to: Identity, replies: Sequence[Reply]) -> SendResult:
+        """One attempt per reply, the outcome classified for the broadcast worker."""
+        chat_id = int(to.external_id)
+        conversation = _Conversation(self, chat_id, chat_id, bulk=True)
+        try:
+            for reply in replies:
+                await conversation.send(reply)
+        except RetryAfter as exc:
+            return SendResult(SendStatus.RETRY_AFTER, "rate limited", _seconds(exc.retry_after))
+        except Forbidden as exc:
+            if any(word in exc.message.lower() for word in ("blocked", "deactivated")):
+                return SendResult(SendStatus.BLOCKED, exc.message[:200])
+            return SendResult(SendStatus.FAILED, exc.message[:200])
+        except BadRequest as exc:
+            return SendResult(SendStatus.FAILED, exc.message[:200])
+        except (NetworkError, ChatMigrated) as exc:  # 5xx, timeouts, connection errors
+            return SendResult(SendStatus.TRANSIENT, f"{type(exc).__name__}: {exc.message[:150]}")
+        return DELIVERED
+
+    async def deliver_many(self, to: Sequence[Identity], replies: Sequence[Reply]) -> dict[Identity, SendResult]:
+        return {who: await self.deliver(who, replies) for who in to}
 
 
-async def _once(call: Any, user_id: int) -> Message | bool:
-    """Bulk sends: one try; the broadcast worker decides about retries and pacing."""
+async def _once(call: Any) -> Message | SendResult:
+    """Broadcasts: one try, errors raised; the broadcast worker decides about retries and pacing."""
     result = await call()
-    return result if isinstance(result, Message) else True
+    return result if isinstance(result, Message) else DELIVERED
 
 
 @dataclass
@@ -307,12 +330,24 @@ class _Conversation:
     toast: str | None = None
     edited: bool = field(default=False)
     bulk: bool = False  # no retries here: errors propagate to the broadcast worker
+    failure: SendResult | None = None  # why the last reply was not delivered
 
-    @property
-    def deliver(self) -> Any:
-        return _once if self.bulk else self.channel.deliver
+    async def deliver(self, call: Any) -> Message | bool:
+        """One Bot API call; remembers why it failed, so `send` can report it to the core."""
+        result = await (_once(call) if self.bulk else self.channel._with_retries(call))
+        if isinstance(result, SendResult) and not result.delivered:
+            self.failure = result
+            return False
+        return result if isinstance(result, Message) else True
 
-    async def send(self, reply: Reply) -> bool:
+    async def send(self, reply: Reply) -> SendResult:
+        self.failure = None
+        delivered = await self._send(reply)
+        if delivered:
+            return DELIVERED
+        return self.failure or SendResult(SendStatus.FAILED, "not delivered")
+
+    async def _send(self, reply: Reply) -> bool:
         bot = self.channel.application.bot
         deliver = self.deliver
         chat_id = self.chat_id if self.chat_id is not None else self.user_id
@@ -322,8 +357,7 @@ class _Conversation:
                 return True
             return bool(
                 await deliver(
-                    lambda: bot.send_message(chat_id, render.html_message(reply.text), parse_mode=ParseMode.HTML),
-                    self.user_id,
+                    lambda: bot.send_message(chat_id, render.html_message(reply.text), parse_mode=ParseMode.HTML)
                 )
             )
         if isinstance(reply, Text):
@@ -343,8 +377,7 @@ class _Conversation:
                         filename=reply.filename,
                         caption=render.html_message(reply.caption)[: render.MAX_CAPTION] or None,
                         parse_mode=ParseMode.HTML,
-                    ),
-                    self.user_id,
+                    )
                 )
             )
         raise TypeError(f"unknown reply {type(reply).__name__}")
@@ -365,8 +398,7 @@ class _Conversation:
                             message_id=message.message_id,
                             parse_mode=ParseMode.HTML,
                             reply_markup=markup,
-                        ),
-                        self.user_id,
+                        )
                     )
                 )
             except BadRequest as exc:
@@ -379,8 +411,7 @@ class _Conversation:
             result = await deliver(
                 lambda part=part, last=last: bot.send_message(
                     chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup if last else None
-                ),
-                self.user_id,
+                )
             )
             delivered = delivered and bool(result)
             if not result:
@@ -400,12 +431,11 @@ class _Conversation:
                 is_anonymous=False,
                 correct_option_ids=[reply.correct],
                 explanation=reply.explanation[:200],
-            ),
-            self.user_id,
+            )
         )
         if not isinstance(message, Message) or message.poll is None:
             return False
-        await self.channel.storage.quizzes.save_choices(message.poll.id, list(reply.payloads), int(time.time()))
+        await self.channel.state.remember_choices(message.poll.id, reply.payloads)
         return True
 
     async def _send_image(self, reply: Image, chat_id: int) -> bool:
@@ -424,36 +454,11 @@ class _Conversation:
                     reply_markup=markup if fits else None,
                 )
 
-        if not await deliver(send_photo, self.user_id):
+        if not await deliver(send_photo):
             return False
         if fits:
             return True
         return await self._send_text(Text(reply.caption, title=reply.title, buttons=reply.buttons), chat_id)
-
-
-class TelegramBulkSender:
-    """Broadcast deliveries on Telegram: one attempt, the outcome classified for the worker."""
-
-    def __init__(self, channel: TelegramChannel) -> None:
-        self.channel = channel
-
-    async def deliver(self, recipient: Recipient, replies: list[Reply]) -> SendResult:
-        chat_id = int(recipient.external_id)
-        conversation = _Conversation(self.channel, chat_id, chat_id, bulk=True)
-        try:
-            for reply in replies:
-                await conversation.send(reply)
-        except RetryAfter as exc:
-            return SendResult(SendStatus.RETRY_AFTER, "rate limited", _seconds(exc.retry_after))
-        except Forbidden as exc:
-            if any(word in exc.message.lower() for word in ("blocked", "deactivated")):
-                return SendResult(SendStatus.BLOCKED, exc.message[:200])
-            return SendResult(SendStatus.FAILED, exc.message[:200])
-        except BadRequest as exc:
-            return SendResult(SendStatus.FAILED, exc.message[:200])
-        except (NetworkError, ChatMigrated) as exc:  # 5xx, timeouts, connection errors
-            return SendResult(SendStatus.TRANSIENT, f"{type(exc).__name__}: {exc.message[:150]}")
-        return SendResult(SendStatus.DELIVERED)
 
 
 def _request(backend: str, proxy: str | None, connections: int, read_timeout: float = 5.0) -> Any:

@@ -3,31 +3,33 @@
 Callbacks are verified (signature in constant time, receive id, replay window, body size) before anything
 reaches the core, answered at once with an empty 200 (WeCom retries after 5 s), deduplicated in SQLite on
 MsgId (events: sender + CreateTime + event key), and handled in order per resident. Replies go out with
-message/send: text, and buttons as a button_interaction card whose keys are the core's payloads, or a
-numbered menu the resident answers by number where a card cannot hold them.
+message/send: replies and broadcasts go through the same renderer (`render.render`): text, and buttons
+as a button_interaction card whose keys are the core's payloads, or a numbered menu the resident answers
+by number where a card cannot hold them; media is uploaded once and reused while WeCom keeps it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from defusedxml import ElementTree
 
-from bot.broadcasting.worker import SendResult, SendStatus
 from bot.channels.http import WebServer
 from bot.channels.wecom import render
 from bot.channels.wecom.api import RATE_ERRORS, WeComClient, WeComError
 from bot.channels.wecom.crypto import CallbackError, WeComCrypto
-from bot.config import Settings
+from bot.config import Identity, Settings
 from bot.core.engine import Core
-from bot.core.events import Button, Document, Image, Incoming, Question, Reply, Text, Toast
-from bot.storage import Recipient, Storage
+from bot.core.events import Incoming, Reply
+from bot.core.sending import SendResult, SendStatus
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ CHANNEL = "wecom"
 MAX_BODY = 64 * 1024
 PER_MEMBER_PER_MINUTE = 30  # beyond this WeCom drops messages silently: pace instead
 PER_MEMBER_PER_HOUR = 1000
+MEDIA_REUSE = 2 * 86400  # WeCom keeps temporary media three days; reuse an upload for two
 
 
 class _MemberPacer:
@@ -59,10 +62,11 @@ class _MemberPacer:
 
 class WeComChannel:
     name = CHANNEL
+    bulk_size = 1000  # message/send takes up to 1,000 members in `touser`
 
-    def __init__(self, core: Core, storage: Storage, settings: Settings, client: WeComClient | None = None) -> None:
+    def __init__(self, core: Core, settings: Settings, client: WeComClient | None = None) -> None:
         self.core = core
-        self.storage = storage
+        self.state = core.channel_state
         self.settings = settings
         self.crypto = WeComCrypto(settings.wecom_token.value, settings.wecom_aes_key.value, settings.wecom_corp_id)
         self.client = client or WeComClient(
@@ -72,6 +76,7 @@ class WeComChannel:
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._media: dict[tuple[str, str], tuple[str, float]] = {}  # (type, content hash) -> (media_id, when)
 
     def routes(self, server: WebServer) -> None:
         server.app.router.add_get(self.settings.wecom_callback_path, self.verify_url)
@@ -134,7 +139,7 @@ class WeComChannel:
                 fields.get("Event", ""),
             )
         )
-        if await self.storage.first_callback(f"wecom:{key}"):
+        if await self.state.first_delivery(f"wecom:{key}"):
             task = asyncio.get_running_loop().create_task(self._handle(fields))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -164,7 +169,7 @@ class WeComChannel:
         kind = fields.get("MsgType")
         if kind == "text":
             text = fields.get("Content", "")
-            menu = await self.storage.quizzes.choices(f"menu:wecom:{user}")
+            menu = await self.state.choices(_menu_key(user))
             if menu and text.strip().isdigit() and 1 <= int(text.strip()) <= len(menu):
                 return Incoming(CHANNEL, user, display_name=user, button=menu[int(text.strip()) - 1])
             return Incoming.from_text(CHANNEL, user, text, display_name=user)
@@ -190,42 +195,23 @@ class WeComChannel:
             return False
 
     async def _send(self, user: str, reply: Reply) -> bool:
-        if isinstance(reply, Toast):
-            return await self._text(user, reply.text)
-        if isinstance(reply, Question):
-            return await self._with_buttons(user, reply.title, reply.body, list(render.flat(reply.buttons)))
-        if isinstance(reply, Text):
-            return await self._with_buttons(user, reply.title, reply.body, render.flat(reply.buttons))
-        if isinstance(reply, Image):
-            media_id = await self.client.upload("image", reply.path.name, reply.path.read_bytes())
-            delivered = await self._deliver(user, {"msgtype": "image", "image": {"media_id": media_id}})
-            if reply.caption or reply.title or reply.buttons:
-                shown = await self._with_buttons(user, reply.title, reply.caption, render.flat(reply.buttons))
-                delivered = shown and delivered
-            return delivered
-        if isinstance(reply, Document):
-            media_id = await self.client.upload("file", reply.filename, reply.data)
-            delivered = await self._deliver(user, {"msgtype": "file", "file": {"media_id": media_id}})
-            return (await self._text(user, reply.caption) if reply.caption else True) and delivered
-        return False
-
-    async def _with_buttons(self, user: str, title: str | None, body: str, buttons: list[Button]) -> bool:
-        numbered = len(buttons) > render.MAX_CARD_BUTTONS
-        if numbered:  # more than a card holds: the choices go under the text, answered by number
-            await self.storage.quizzes.save_choices(
-                f"menu:wecom:{user}", [b.payload for b in buttons], int(time.time())
-            )
-            body = f"{body}\n\n{render.numbered_menu(buttons)}"
+        rendered = await render.render(reply, self._upload)
+        if rendered.choices is not None:
+            await self.state.remember_choices(_menu_key(user), rendered.choices)
         delivered = True
-        for part in render.text_parts(body, title):
-            delivered = await self._text(user, part) and delivered
-        if buttons and not numbered:
-            card, _ = render.button_card(title or "请选择", "", buttons)
-            delivered = await self._deliver(user, card) and delivered
+        for message in rendered.messages:
+            delivered = await self._deliver(user, message) and delivered
         return delivered
 
-    async def _text(self, user: str, content: str) -> bool:
-        return await self._deliver(user, render.text_message(content))
+    async def _upload(self, kind: str, filename: str, data: bytes) -> str:
+        """Upload media once; the same file sent again (a broadcast's image, batch after batch) reuses it."""
+        key = (kind, hashlib.sha256(data).hexdigest())
+        cached = self._media.get(key)
+        if cached is not None and time.time() - cached[1] < MEDIA_REUSE:
+            return cached[0]
+        media_id = await self.client.upload(kind, filename, data)
+        self._media[key] = (media_id, time.time())
+        return media_id
 
     async def _deliver(self, user: str, message: dict[str, Any], attempts: int = 3) -> bool:
         """One message to one member, paced; WeCom's frequency errcodes are backed off and retried."""
@@ -241,42 +227,42 @@ class WeComChannel:
             return user not in result.invalid
         return False
 
+    # -- deliveries outside a conversation (the channel contract) ------------------------------
 
-class WeComBulkSender:
-    """Broadcasts on WeCom: up to 1,000 recipients per message/send call, outcomes per recipient."""
+    async def deliver(self, to: Identity, replies: Sequence[Reply]) -> SendResult:
+        return (await self.deliver_many([to], replies))[to]
 
-    batch = 1000
-
-    def __init__(self, channel: WeComChannel) -> None:
-        self.channel = channel
-
-    async def deliver(self, recipient: Recipient, replies: list[Reply]) -> SendResult:
-        return (await self.deliver_many([recipient], replies))[recipient.resident_id]
-
-    async def deliver_many(self, recipients: list[Recipient], replies: list[Reply]) -> dict[int, SendResult]:
-        users = [r.external_id for r in recipients]
+    async def deliver_many(self, to: Sequence[Identity], replies: Sequence[Reply]) -> dict[Identity, SendResult]:
+        """The same replies to many members, one message/send call per message; outcomes per member."""
+        users = [who.external_id for who in to]
         invalid: set[str] = set()
         try:
             for reply in replies:
-                title = getattr(reply, "title", None)
-                body = reply.body if isinstance(reply, Text) else getattr(reply, "caption", "")
-                for part in render.text_parts(body, title):
-                    result = await self.channel.client.send(users, render.text_message(part))
+                rendered = await render.render(reply, self._upload)
+                if rendered.choices is not None:
+                    for user in users:
+                        await self.state.remember_choices(_menu_key(user), rendered.choices)
+                for message in rendered.messages:
+                    result = await self.client.send(users, message)
                     invalid |= result.invalid
         except WeComError as exc:
             if exc.errcode in RATE_ERRORS:
-                return {r.resident_id: SendResult(SendStatus.RETRY_AFTER, exc.errmsg, 60.0) for r in recipients}
+                return {who: SendResult(SendStatus.RETRY_AFTER, exc.errmsg, 60.0) for who in to}
             if exc.errcode == 81013:  # every recipient invalid or not allowed
-                return {r.resident_id: SendResult(SendStatus.FAILED, "invaliduser") for r in recipients}
-            return {r.resident_id: SendResult(SendStatus.FAILED, f"errcode {exc.errcode}") for r in recipients}
+                return {who: SendResult(SendStatus.FAILED, "invaliduser") for who in to}
+            return {who: SendResult(SendStatus.FAILED, f"errcode {exc.errcode}") for who in to}
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return {r.resident_id: SendResult(SendStatus.TRANSIENT, type(exc).__name__) for r in recipients}
+            return {who: SendResult(SendStatus.TRANSIENT, type(exc).__name__) for who in to}
         return {
-            r.resident_id: SendResult(SendStatus.FAILED, "invaliduser")
-            if r.external_id in invalid
+            who: SendResult(SendStatus.FAILED, "invaliduser")
+            if who.external_id in invalid
             else SendResult(SendStatus.DELIVERED)
-            for r in recipients
+            for who in to
         }
+
+
+def _menu_key(user: str) -> str:
+    return f"menu:{CHANNEL}:{user}"
 
 
 def _xml_fields(data: bytes) -> dict[str, str]:

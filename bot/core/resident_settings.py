@@ -1,0 +1,94 @@
+"""A resident's own settings: village or school, language, and which reminders they receive."""
+
+from __future__ import annotations
+
+from bot.core import screens
+from bot.core.events import Reply, Text, Toast
+from bot.core.turn import Turn, stale
+from bot.i18n import translator
+from bot.storage import Storage
+
+
+class SettingsFlow:
+    def __init__(self, storage: Storage) -> None:
+        self.residents = storage.residents
+
+    async def overview(self, turn: Turn, replace: bool = False) -> list[Reply]:
+        return [screens.settings_view(turn.t, turn.catalog, turn.resident.place_id, replace=replace)]
+
+    # -- place ---------------------------------------------------------------------------------
+
+    async def place(self, turn: Turn) -> list[Reply]:
+        current = turn.t("place.current", place=screens.place_name(turn.t, turn.catalog, turn.resident.place_id))
+        return [Text(current), screens.place_picker(turn.t, turn.catalog, 0, onboarding=False)]
+
+    async def place_page(self, turn: Turn) -> list[Reply]:
+        page = turn.payload.arg if turn.payload else ""
+        if not page.isdigit():
+            return stale(turn)
+        return [screens.place_picker(turn.t, turn.catalog, int(page), onboarding=not turn.resident.place_asked)]
+
+    async def set_place(self, turn: Turn) -> list[Reply]:
+        place = turn.catalog.place(turn.payload.arg) if turn.payload else None
+        if place is None:
+            return stale(turn)
+        await self.residents.update(turn.resident.id, place_id=place.id, place_asked=True)
+        return [Text(turn.t("place.set", place=place.name)), screens.main_menu(turn.t)]
+
+    async def skip_place(self, turn: Turn) -> list[Reply]:
+        await self.residents.update(turn.resident.id, place_asked=True)
+        return [Text(turn.t("place.skipped")), screens.main_menu(turn.t)]
+
+    # -- language ------------------------------------------------------------------------------
+
+    async def language(self, turn: Turn) -> list[Reply]:
+        return [screens.language_picker(turn.t)]
+
+    async def set_language(self, turn: Turn) -> list[Reply]:
+        language = {"zh": "zh-CN", "en": "en"}.get(turn.payload.arg if turn.payload else "")
+        if language is None:
+            return stale(turn)
+        await self.residents.update(turn.resident.id, language=language)
+        t = translator(language)
+        return [Text(t("settings.language_set")), screens.main_menu(t)]
+
+    # -- reminders -----------------------------------------------------------------------------
+
+    async def subscriptions(self, turn: Turn, replace: bool = False) -> list[Reply]:
+        optouts = await self.residents.unsubscribed_topics(turn.resident.id)
+        return [screens.subscriptions_view(turn.t, turn.catalog, turn.resident.subscribed, optouts, replace)]
+
+    async def subscribe(self, turn: Turn) -> list[Reply]:
+        await self.residents.subscribe_all(turn.resident.id)
+        return [
+            Text(turn.t("subscriptions.subscribed_all")),
+            screens.subscriptions_view(turn.t, turn.catalog, True, set()),
+        ]
+
+    async def unsubscribe_all(self, turn: Turn) -> list[Reply]:
+        await self.residents.update(turn.resident.id, subscribed=False)
+        return [
+            Toast(turn.t("subscriptions.unsubscribed_all")),
+            screens.subscriptions_view(turn.t, turn.catalog, False, set(), replace=True),
+        ]
+
+    async def subscribe_all(self, turn: Turn) -> list[Reply]:
+        await self.residents.subscribe_all(turn.resident.id)
+        return [
+            Toast(turn.t("subscriptions.subscribed_all")),
+            screens.subscriptions_view(turn.t, turn.catalog, True, set(), replace=True),
+        ]
+
+    async def toggle_topic(self, turn: Turn) -> list[Reply]:
+        topic = turn.catalog.topic(turn.payload.arg) if turn.payload else None
+        if topic is None:
+            return stale(turn)
+        optouts = await self.residents.unsubscribed_topics(turn.resident.id)
+        now_subscribed = topic.id in optouts
+        await self.residents.set_topic_subscription(turn.resident.id, topic.id, now_subscribed)
+        optouts ^= {topic.id}
+        key = "subscriptions.topic_subscribed" if now_subscribed else "subscriptions.topic_unsubscribed"
+        return [
+            Toast(turn.t(key, topic=topic.title)),
+            screens.subscriptions_view(turn.t, turn.catalog, turn.resident.subscribed, optouts, replace=True),
+        ]

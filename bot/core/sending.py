@@ -1,0 +1,99 @@
+"""The channel contract: the one page a new chat channel implements.
+
+A channel (Telegram, WeCom, the console, …) does two jobs:
+- **Conversations.** It turns what a resident sent into an `Incoming` event and calls
+  `Core.respond(event, send)`; `send` delivers one reply to that resident and returns a `SendResult`.
+  The core records a reach event for every delivered reply and marks a resident who blocked the bot.
+- **Deliveries outside a conversation** (broadcasts, campaign days, notices to admins): `deliver` sends
+  replies to one person, `deliver_many` to many in one call where the platform allows it. Each makes one
+  attempt and classifies the outcome; the broadcast worker decides about pacing and retries, once for
+  every channel.
+
+Channels report outcomes and never write storage themselves; the state they need across restarts
+(numbered-menu choices, poll options, callbacks already seen) goes through `ChannelState`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from bot.config import Identity
+from bot.core.events import Reply
+from bot.storage import Storage
+
+
+class SendStatus(StrEnum):
+    DELIVERED = "delivered"
+    BLOCKED = "blocked"  # the resident blocked the bot or left: stop sending to them
+    RETRY_AFTER = "retry_after"  # rate limited: wait `retry_after`, then try again
+    TRANSIENT = "transient"  # network error or 5xx: back off and try again
+    FAILED = "failed"  # will not work however often we try (bad request, chat not found)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status: SendStatus
+    reason: str | None = None
+    retry_after: float = 0.0
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is SendStatus.DELIVERED
+
+    @classmethod
+    def of(cls, value: SendResult | bool) -> SendResult:
+        """A plain True/False from a simple sender (the console, a test) as a result."""
+        if isinstance(value, SendResult):
+            return value
+        return DELIVERED if value else cls(SendStatus.FAILED, "not delivered")
+
+
+DELIVERED = SendResult(SendStatus.DELIVERED)
+
+# One reply of a turn to the resident who wrote; a bool is read as delivered / not delivered.
+Send = Callable[[Reply], Awaitable[SendResult | bool]]
+
+
+class Channel(Protocol):
+    """What the runner starts and stops, and what the broadcast worker sends through."""
+
+    name: str  # "telegram", "wecom": the channel part of a resident's identity
+    bulk_size: int  # recipients one `deliver_many` call takes; 1 = the worker sends one by one
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def deliver(self, to: Identity, replies: Sequence[Reply]) -> SendResult:
+        """Send `replies` to one person, one attempt, no retries of its own."""
+        ...
+
+    async def deliver_many(self, to: Sequence[Identity], replies: Sequence[Reply]) -> dict[Identity, SendResult]:
+        """Send the same `replies` to up to `bulk_size` people; one result per person."""
+        ...
+
+
+class ChannelState:
+    """The state channels keep across restarts, without reaching into storage themselves."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._conversations = storage.conversations
+        self._residents = storage.residents
+
+    async def first_delivery(self, key: str) -> bool:
+        """True the first time a platform delivers this message or event (retries return False)."""
+        return await self._conversations.first_callback(key)
+
+    async def remember_choices(self, key: str, payloads: Sequence[str]) -> None:
+        """Which button each numbered choice or poll option stands for."""
+        await self._conversations.save_choices(key, list(payloads))
+
+    async def choices(self, key: str) -> list[str] | None:
+        return await self._conversations.choices(key)
+
+    async def set_blocked(self, who: Identity, blocked: bool) -> None:
+        """The platform told us (outside any send) that a resident blocked or unblocked the bot."""
+        await self._residents.set_blocked(who.channel, who.external_id, blocked)
