@@ -13,8 +13,9 @@ from common import REPO
 
 sys.path.insert(0, str(REPO))
 
-from bot.content.loader import load_catalog
 from qa_eval import TARGETS, evaluate
+
+from bot.content.loader import load_catalog
 
 
 def main() -> None:

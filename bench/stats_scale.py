@@ -90,8 +90,8 @@ def build(db: Path, events: int, residents: int, places: int) -> float:
     # The generator wrote events directly; build the monthly roll-ups the bot keeps as it writes, with the
     # same statements its migration uses to backfill an existing database.
     sys.path.insert(0, str(REPO))
+    from bot.storage.db import split_sql as _split_sql
     from bot.storage.migrations import MIGRATIONS
-    from bot.storage.sqlite import _split_sql
 
     rollups = next(m for m in MIGRATIONS if "roll-ups" in m.name)
     for statement in _split_sql(rollups.sql):

@@ -7,16 +7,12 @@ half-translated catalog can never crash a conversation.
 
 from __future__ import annotations
 
-import re
-import string
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-
-from bot.content.problems import Problem
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DEFAULT_LANGUAGE = "zh-CN"
@@ -42,7 +38,8 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 @cache
-def _load(language: str, directory: Path = LOCALES_DIR) -> dict[str, str]:
+def catalog_strings(language: str, directory: Path = LOCALES_DIR) -> dict[str, str]:
+    """Every UI string of one language, nested keys flattened to dotted names."""
     with (directory / f"{language}.yaml").open(encoding="utf-8") as handle:
         return _flatten(yaml.safe_load(handle) or {})
 
@@ -57,8 +54,8 @@ class Translator:
 
     def __init__(self, language: str) -> None:
         self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
-        self._strings = _load(self.language)
-        self._fallback = _load(DEFAULT_LANGUAGE)
+        self._strings = catalog_strings(self.language)
+        self._fallback = catalog_strings(DEFAULT_LANGUAGE)
 
     def __call__(self, key: str, **values: Any) -> str:
         template = self._strings.get(key) or self._fallback.get(key) or key
@@ -69,31 +66,3 @@ class Translator:
 @cache
 def translator(language: str) -> Translator:
     return Translator(language)
-
-
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
-
-
-def check_catalogs(directory: Path = LOCALES_DIR) -> list[Problem]:
-    """Every language must have the same keys and the same placeholders as the default."""
-    problems: list[Problem] = []
-    base = _load(DEFAULT_LANGUAGE, directory)
-    for language in LANGUAGES:
-        path = directory / f"{language}.yaml"
-        strings = _load(language, directory)
-        for key in sorted(set(base) - set(strings)):
-            problems.append(Problem(str(path), 1, f"UI string '{key}' is missing"))
-        for key in sorted(set(strings) - set(base)):
-            problems.append(Problem(str(path), 1, f"UI string '{key}' is not in {DEFAULT_LANGUAGE}"))
-        for key in sorted(set(base) & set(strings)):
-            names = {f for _, f, _, _ in string.Formatter().parse(strings[key]) if f}
-            expected = {f for _, f, _, _ in string.Formatter().parse(base[key]) if f}
-            if names != expected:
-                problems.append(
-                    Problem(
-                        str(path),
-                        1,
-                        f"UI string '{key}' has placeholders {sorted(names)}, expected {sorted(expected)}",
-                    )
-                )
-    return problems

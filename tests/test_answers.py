@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.qa_eval import TARGETS, evaluate
 from bot.content.store import ContentStore
 from bot.core.engine import Core
 from bot.core.events import Text
-from bench.qa_eval import TARGETS, evaluate
 from bot.storage import Storage
 from bot.textnorm import normalize
 

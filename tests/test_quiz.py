@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.content.store import ContentStore
 from bot.core.engine import Core
 from bot.core.events import Image, Question, Text
-from bot.core.quiz import daily_questions, draw_topic_questions, find_topic, streak, valid_nickname
+from bot.core.quiz_rules import daily_questions, draw_topic_questions, find_topic, streak, valid_nickname
 from bot.storage import Storage
 
 from .conftest import TODAY

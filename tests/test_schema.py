@@ -68,6 +68,6 @@ def test_schema_rejects_what_the_checker_rejects() -> None:
 
 
 def test_ui_catalogs_have_the_same_keys_and_placeholders() -> None:
-    from bot.i18n import check_catalogs
+    from bot.content.checker import check_catalogs
 
     assert check_catalogs() == []

@@ -36,13 +36,13 @@ async def build_history(db: Path) -> None:
         ("D", "telegram", "4", None),
         ("E", "console", "5", "hexi-village"),
     ]:
-        resident, _ = await storage.get_or_create_resident(channel, external, key, "zh-CN")
-        await storage.update_resident(resident.id, place_id=place)
+        resident, _ = await storage.residents.get_or_create(channel, external, key, "zh-CN")
+        await storage.residents.update(resident.id, place_id=place)
         people[key] = (resident.id, channel, place)
 
     def event(key: str, kind: str, day: str, topic: str, item: str, **extra: object) -> None:
         rid, channel, place = people[key]
-        storage.record(ReachEvent(rid, channel, kind, topic, item, place, ts=ts(day), **extra))  # type: ignore[arg-type]
+        storage.reach.record(ReachEvent(rid, channel, kind, topic, item, place, ts=ts(day), **extra))  # type: ignore[arg-type]
 
     event("A", "tip", "2025-12-31", "anti-fraud", "fz-shuadan")  # before the period
     event("A", "tip", "2026-01-10", "anti-fraud", "fz-shuadan")

@@ -12,13 +12,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.channels.telegram.adapter import RetryPolicy, TelegramChannel, _Conversation, file_base_url
+from bot.channels.http import WebServer, telegram_webhook_handler
+from bot.channels.telegram.adapter import RetryPolicy, TelegramChannel, file_base_url
+from bot.channels.telegram.conversation import Conversation
 from bot.config import Identity, Secret, Settings
 from bot.content.store import ContentStore
 from bot.core.engine import Core
 from bot.core.events import Text
 from bot.storage import Storage
-from bot.channels.http import WebServer, telegram_webhook_handler
 
 from .conftest import CONTENT, TODAY
 from .fakes.telegram_api import FakeTelegram
@@ -321,7 +322,7 @@ async def test_content_markup_characters_are_escaped(fake: FakeTelegram, tmp_pat
 
 async def test_long_texts_are_split_under_the_limit(bot: Bot, fake: FakeTelegram) -> None:
     fake.user(112, "Lea")
-    conversation = _Conversation(bot.channel, 112, 112)
+    conversation = Conversation(bot.channel, 112, 112)
     body = ("第一段。" * 600) + "\n\n" + ("<第二段&>" * 600)
     assert await conversation.send(Text(body, title="长文"))
     calls = fake.sent("sendMessage", chat_id=112)
@@ -437,7 +438,7 @@ async def test_images_and_documents_are_sent_as_files(bot: Bot, fake: FakeTelegr
     fake.user(117, "Rae")
     picture = tmp_path / "tip.png"
     picture.write_bytes(tiny_png())
-    conversation = _Conversation(bot.channel, 117, 117)
+    conversation = Conversation(bot.channel, 117, 117)
     assert await conversation.send(Image(picture, caption="说明 <b> & 依据", title="标题"))
     (photo,) = fake.sent("sendPhoto", chat_id=117)
     assert photo.params["photo"]["data"] == tiny_png()

@@ -12,13 +12,13 @@ import aiohttp
 import pytest
 
 from bot.broadcasting.worker import BroadcastSettings, BroadcastWorker
+from bot.channels.http import WebServer
 from bot.channels.wecom.adapter import WeComChannel
 from bot.channels.wecom.crypto import WeComCrypto, signature
 from bot.config import Secret, Settings
 from bot.content.store import ContentStore
 from bot.core.engine import Core
 from bot.storage import Audience, Storage
-from bot.channels.http import WebServer
 
 from .conftest import CONTENT, TODAY
 from .fakes.wecom_api import FakeWeCom
@@ -268,14 +268,12 @@ async def test_one_broadcast_reaches_both_channels_and_stats_report_both(
         assert (counts["targeted"], counts["delivered"], counts["failed"]) == (5, 4, 1)
         wecom_calls = [b for b in wecom.sent() if b["msgtype"] == "text"]
         assert len(wecom_calls) == 1 and set(wecom_calls[0]["touser"].split("|")) == {"wu1", "wu2", "bad-user"}
-        from bot.reporting.statistics import Period, collect
+        from bot.reporting.statistics import Period, Reach, collect
 
         today = dt_today()
         figures = await collect(storage, content.catalog, Period(today, today, settings.zone))
-        assert figures.by["channel"] == {
-            "telegram": {"deliveries": 2, "reached": 2},
-            "wecom": {"deliveries": 2, "reached": 2},
-        }
+        two = Reach(deliveries=2, reached=2)
+        assert figures.by["channel"] == {"telegram": two, "wecom": two}
 
 
 def dt_today():  # type: ignore[no-untyped-def]

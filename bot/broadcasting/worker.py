@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import os
 import socket
@@ -265,10 +264,3 @@ class BroadcastWorker:
 
 def _identity(recipient: Recipient) -> Identity:
     return Identity(recipient.channel, recipient.external_id)
-
-
-def local_timestamp(text: str, zone: dt.tzinfo) -> int:
-    """Moved to bot.core.broadcast_requests (kept while the command modules are split)."""
-    from bot.core.broadcast_requests import local_timestamp as parse
-
-    return parse(text, zone)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import string
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.content.loader import load_catalog
-from bot.content.problems import Severity
-from bot.i18n import check_catalogs
+from bot.content.problems import Problem, Severity
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, LOCALES_DIR, catalog_strings
 
 
 @dataclass(frozen=True)
@@ -33,3 +34,28 @@ def check_directory(directory: Path, today: dt.date | None = None) -> Report:
         f"{len(catalog.laws)} laws; {len(catalog.campaigns)} campaigns; {len(warnings)} warning(s)"
     )
     return Report(lines, failed=False)
+
+
+def check_catalogs(directory: Path = LOCALES_DIR) -> list[Problem]:
+    """Every language must have the same keys and the same placeholders as the default."""
+    problems: list[Problem] = []
+    base = catalog_strings(DEFAULT_LANGUAGE, directory)
+    for language in LANGUAGES:
+        path = directory / f"{language}.yaml"
+        strings = catalog_strings(language, directory)
+        for key in sorted(set(base) - set(strings)):
+            problems.append(Problem(str(path), 1, f"UI string '{key}' is missing"))
+        for key in sorted(set(strings) - set(base)):
+            problems.append(Problem(str(path), 1, f"UI string '{key}' is not in {DEFAULT_LANGUAGE}"))
+        for key in sorted(set(base) & set(strings)):
+            names = {f for _, f, _, _ in string.Formatter().parse(strings[key]) if f}
+            expected = {f for _, f, _, _ in string.Formatter().parse(base[key]) if f}
+            if names != expected:
+                problems.append(
+                    Problem(
+                        str(path),
+                        1,
+                        f"UI string '{key}' has placeholders {sorted(names)}, expected {sorted(expected)}",
+                    )
+                )
+    return problems

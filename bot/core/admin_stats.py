@@ -36,13 +36,13 @@ class StatsFlow:
             "stats.summary",
             first=period.first,
             last=period.last,
-            deliveries=statistics.deliveries,
-            reached=statistics.reached,
-            answers=statistics.quiz["answers"],
-            participants=statistics.quiz["participants"],
-            broadcasts=statistics.broadcasts["count"],
-            delivered=statistics.broadcasts["delivered"],
-            offline=statistics.offline.get("activities", 0),
+            deliveries=statistics.reach.deliveries,
+            reached=statistics.reach.reached,
+            answers=statistics.quiz.answers,
+            participants=statistics.quiz.participants,
+            broadcasts=statistics.broadcasts.count,
+            delivered=statistics.broadcasts.delivered,
+            offline=statistics.offline_activities,
         )
         folder = self.settings.db_path.parent / "charts"
         charts = await asyncio.to_thread(write_charts, folder, statistics, catalog)

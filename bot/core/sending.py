@@ -43,6 +43,9 @@ class SendResult:
     def delivered(self) -> bool:
         return self.status is SendStatus.DELIVERED
 
+    def __bool__(self) -> bool:
+        return self.delivered
+
     @classmethod
     def of(cls, value: SendResult | bool) -> SendResult:
         """A plain True/False from a simple sender (the console, a test) as a result."""

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.content.model import Catalog
-from bot.reporting.statistics import Statistics, school_education_rate
+from bot.reporting.figures import NO_REACH, Statistics
+from bot.reporting.statistics import school_education_rate
 from bot.storage.ledger import LedgerEntry
 
 Sheet = tuple[str, list[str], list[list[Any]]]  # name, header, rows
@@ -25,46 +26,45 @@ def sheets(
     topic_names = {t.id: t.title for t in catalog.topics}
     place_names = {p.id: p.name for p in catalog.places}
     quiz, b = statistics.quiz, statistics.broadcasts
-    summary = [
+    summary: list[list[Any]] = [
         ["统计期间 period", f"{statistics.period.first} – {statistics.period.last}"],
-        ["推送人次 deliveries", statistics.deliveries],
-        ["覆盖人数 reached", statistics.reached],
+        ["推送人次 deliveries", statistics.reach.deliveries],
+        ["覆盖人数 reached", statistics.reach.reached],
         ["新增居民 new residents", statistics.new_residents],
-        ["答题人次 quiz answers", quiz["answers"]],
-        ["答对人次 correct answers", quiz["correct"]],
-        ["平均正确率 accuracy", quiz["accuracy"]],
-        ["答题人数 participants", quiz["participants"]],
-        ["答题完成率 completion", quiz["completion"]],
-        ["群发次数 broadcasts", b["count"]],
-        ["群发送达 delivered", b["delivered"]],
-        ["群发拉黑 blocked", b["blocked"]],
-        ["群发失败 failed", b["failed"]],
+        ["答题人次 quiz answers", quiz.answers],
+        ["答对人次 correct answers", quiz.correct],
+        ["平均正确率 accuracy", quiz.accuracy],
+        ["答题人数 participants", quiz.participants],
+        ["答题完成率 completion", quiz.completion],
+        ["群发次数 broadcasts", b.count],
+        ["群发送达 delivered", b.delivered],
+        ["群发拉黑 blocked", b.blocked],
+        ["群发失败 failed", b.failed],
         ["节点专题推送 campaign pushes", statistics.campaign_pushes],
         ["在校生受教育面 school education rate", school_education_rate(statistics)],
-        ["线下活动 offline activities", statistics.offline.get("activities", 0)],
+        ["线下活动 offline activities", statistics.offline_activities],
     ]
     result: list[Sheet] = [("汇总 summary", ["项目 item", "数值 value"], summary)]
     result.append(
         (
             "按专题 by topic",
             ["专题 topic", "id", "推送人次", "覆盖人数"],
-            [[topic_names.get(k, k), k, v["deliveries"], v["reached"]] for k, v in statistics.by["topic"].items()],
+            [[topic_names.get(k, k), k, v.deliveries, v.reached] for k, v in statistics.by["topic"].items()],
         )
     )
     coverage_rows = []
     for row in statistics.coverage:
-        counts = statistics.by["place"].get(row["place"], {"deliveries": 0, "reached": 0})
         coverage_rows.append(
             [
-                row["name"],
-                row["place"],
-                row["kind"],
-                counts["deliveries"],
-                row["reached"],
-                row.get("population") or row.get("enrolment"),
-                row.get("coverage_rate"),
-                row.get("students_completed_quiz"),
-                row.get("education_rate"),
+                row.name,
+                row.place,
+                row.kind.value,
+                statistics.by["place"].get(row.place, NO_REACH).deliveries,
+                row.reached,
+                row.population or row.enrolment,
+                row.coverage_rate,
+                row.students_completed_quiz if row.is_school else None,
+                row.education_rate,
             ]
         )
     result.append(
@@ -88,24 +88,15 @@ def sheets(
         (
             "按月份 by month",
             ["月份 month", "推送人次", "覆盖人数"],
-            [[k, v["deliveries"], v["reached"]] for k, v in statistics.by["month"].items()],
+            [[k, v.deliveries, v.reached] for k, v in statistics.by["month"].items()],
         )
     )
     question_rows = []
     for q in statistics.questions:
-        worst = sorted(q["by_place"].items(), key=lambda item: (item[1]["accuracy"] or 0, item[0]))
-        places = "；".join(f"{place_names.get(p, p)} {round(100 * (v['accuracy'] or 0))}%" for p, v in worst)
-        question_rows.append(
-            [
-                q["id"],
-                topic_names.get(q["topic"], q["topic"]),
-                q["question"],
-                q["answers"],
-                q["correct"],
-                q["accuracy"],
-                places,
-            ]
-        )
+        worst = sorted(q.by_place.items(), key=lambda item: (item[1].accuracy or 0, item[0]))
+        places = "；".join(f"{place_names.get(p, p)} {round(100 * (v.accuracy or 0))}%" for p, v in worst)
+        topic = topic_names.get(q.topic, q.topic) if q.topic is not None else None
+        question_rows.append([q.id, topic, q.question, q.answers, q.correct, q.accuracy, places])
     result.append(
         (
             "答题 quiz questions",
@@ -113,7 +104,7 @@ def sheets(
             question_rows,
         )
     )
-    result.append(("群发 broadcasts", ["项目", "数值"], [[k, v] for k, v in statistics.broadcasts.items()]))
+    result.append(("群发 broadcasts", ["项目", "数值"], [[k, v] for k, v in b.as_dict().items()]))
     result.append(
         (
             "台账 ledger",
@@ -192,13 +183,13 @@ def write_charts(directory: Path, statistics: Statistics, catalog: Catalog) -> l
         positions = range(len(labels))
         axis.bar(
             [p - 0.2 for p in positions],
-            [v["deliveries"] for v in data.values()],
+            [v.deliveries for v in data.values()],
             0.4,
             label="推送人次",
             color="#b22222",
         )
         axis.bar(
-            [p + 0.2 for p in positions], [v["reached"] for v in data.values()], 0.4, label="覆盖人数", color="#c9a227"
+            [p + 0.2 for p in positions], [v.reached for v in data.values()], 0.4, label="覆盖人数", color="#c9a227"
         )
         axis.set_xticks(list(positions), labels, rotation=30 if len(labels) > 6 else 0)
         axis.set_title(f"{titles[dimension]}（{statistics.period.first} – {statistics.period.last}）")

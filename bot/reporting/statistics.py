@@ -1,69 +1,51 @@
 """Reach statistics for a period, as defined in docs/statistics.md, and the annual-report paragraph.
 
-`collect` reads aggregates from storage; everything else here is a pure function of its result, so the
-table, the JSON, the spreadsheet and the paragraph all show the same figures.
+`collect` reads aggregates from storage into the frozen values of `bot.reporting.figures`; everything else
+here is a pure function of its result, so the table, the JSON, the spreadsheet and the paragraph all show
+the same figures.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
 
 from bot.content.model import Catalog, PlaceKind
-from bot.reporting.activities import ACTIVITY_TYPES
+from bot.reporting.activities import unit_of
+from bot.reporting.figures import (
+    DIMENSIONS,
+    NO_REACH,
+    Accuracy,
+    BroadcastFigures,
+    Dimension,
+    OfflineActivity,
+    Period,
+    PlaceCoverage,
+    QuestionAccuracy,
+    QuizFigures,
+    Reach,
+    Statistics,
+    share,
+)
 from bot.storage import Storage
 from bot.storage.stats import Span
 
-
-@dataclass(frozen=True)
-class Period:
-    first: dt.date
-    last: dt.date  # included
-    zone: dt.tzinfo
-
-    @property
-    def start(self) -> int:
-        return int(dt.datetime.combine(self.first, dt.time(), self.zone).timestamp())
-
-    @property
-    def end(self) -> int:
-        return int(dt.datetime.combine(self.last + dt.timedelta(days=1), dt.time(), self.zone).timestamp())
-
-    @property
-    def offset(self) -> int:
-        moment = dt.datetime.combine(self.first, dt.time(), self.zone)
-        return int((moment.utcoffset() or dt.timedelta()).total_seconds())
-
-
-@dataclass
-class Statistics:
-    period: Period
-    deliveries: int
-    reached: int
-    by: dict[str, dict[str, dict[str, int]]]  # dimension -> id -> {"deliveries", "reached"}
-    quiz: dict[str, Any]
-    questions: list[dict[str, Any]]  # worst accuracy first
-    broadcasts: dict[str, int]
-    campaign_pushes: int
-    coverage: list[dict[str, Any]]
-    new_residents: int
-    offline: dict[str, Any] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "from": self.period.first.isoformat(),
-            "to": self.period.last.isoformat(),
-            "deliveries": self.deliveries,
-            "reached": self.reached,
-            **{f"by_{dimension}": values for dimension, values in self.by.items()},
-            "quiz": self.quiz,
-            "broadcasts": self.broadcasts,
-            "campaign_pushes": self.campaign_pushes,
-            "coverage": self.coverage,
-            "residents": {"new": self.new_residents, "active": self.reached},
-            "offline": self.offline,
-        }
+__all__ = [
+    "DIMENSIONS",
+    "Accuracy",
+    "BroadcastFigures",
+    "Dimension",
+    "OfflineActivity",
+    "Period",
+    "PlaceCoverage",
+    "QuestionAccuracy",
+    "QuizFigures",
+    "Reach",
+    "Statistics",
+    "collect",
+    "format_table",
+    "report_paragraph",
+    "school_education_rate",
+]
 
 
 async def collect(storage: Storage, catalog: Catalog, period: Period) -> Statistics:
@@ -71,123 +53,114 @@ async def collect(storage: Storage, catalog: Catalog, period: Period) -> Statist
     start, end = period.start, period.end
     span = Span.of(period.first, period.last, period.zone)
     totals = await stats.totals(span)
-    by = {}
-    for dimension in ("topic", "place", "channel", "month"):
+    by: dict[Dimension, dict[str, Reach]] = {}
+    for dimension in DIMENSIONS:
         counts = await stats.by(dimension, span, period.offset)
-        by[dimension] = {key: {"deliveries": c.deliveries, "reached": c.reached} for key, c in counts.items()}
+        by[dimension] = {key: Reach(c.deliveries, c.reached) for key, c in counts.items()}
     answers, correct, participants = await stats.quiz_totals(span)
     started, finished = await stats.quiz_completion(start, end)
-    quiz = {
-        "answers": answers,
-        "correct": correct,
-        "participants": participants,
-        "accuracy": _share(correct, answers),
-        "quizzes_started": started,
-        "quizzes_finished": finished,
-        "completion": _share(finished, started),
-    }
-    questions = _questions(catalog, await stats.question_accuracy(span))
-    broadcasts = {"count": 0, "targeted": 0, "delivered": 0, "blocked": 0, "failed": 0, "cancelled": 0, "pending": 0}
-    campaigns = 0
-    for _, campaign_id, targeted, outcomes in await stats.broadcasts(start, end):
-        broadcasts["count"] += 1
-        broadcasts["targeted"] += targeted
-        for status, count in outcomes.items():
-            broadcasts[status] = broadcasts.get(status, 0) + count
-        campaigns += campaign_id is not None and outcomes.get("delivered", 0) > 0
+    broadcasts, campaign_pushes = _broadcasts(await stats.broadcasts(start, end))
     finishers = await stats.quiz_finishers_by_place(start, end)
-    coverage = _coverage(catalog, by["place"], finishers)
     ledger = await stats.ledger(period.first.isoformat(), period.last.isoformat())
-    offline = {
-        "activities": sum(n for _, n, _ in ledger),
-        "by_type": {
-            kind: {"activities": n, "count": total, "unit": ACTIVITY_TYPES.get(kind, "次")} for kind, n, total in ledger
-        },
-    }
     return Statistics(
-        period,
-        totals.deliveries,
-        totals.reached,
-        by,
-        quiz,
-        questions,
-        broadcasts,
-        campaigns,
-        coverage,
-        await stats.new_residents(start, end),
-        offline,
+        period=period,
+        reach=Reach(totals.deliveries, totals.reached),
+        by=by,
+        quiz=QuizFigures(answers, correct, participants, started, finished),
+        questions=_questions(catalog, await stats.question_accuracy(span)),
+        broadcasts=broadcasts,
+        campaign_pushes=campaign_pushes,
+        coverage=_coverage(catalog, by["place"], finishers),
+        new_residents=await stats.new_residents(start, end),
+        offline=tuple(OfflineActivity(kind, n, total, unit_of(kind)) for kind, n, total in ledger),
     )
 
 
-def _share(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
+def _broadcasts(rows: Iterable[tuple[int, str | None, int, dict[str, int]]]) -> tuple[BroadcastFigures, int]:
+    """Sum the broadcasts' outcomes; count the campaign broadcasts delivered to someone."""
+    count = targeted = campaign_pushes = 0
+    outcomes: dict[str, int] = {}
+    for _, campaign_id, broadcast_targeted, broadcast_outcomes in rows:
+        count += 1
+        targeted += broadcast_targeted
+        for status, n in broadcast_outcomes.items():
+            outcomes[status] = outcomes.get(status, 0) + n
+        campaign_pushes += campaign_id is not None and broadcast_outcomes.get("delivered", 0) > 0
+    figures = BroadcastFigures(
+        count=count,
+        targeted=targeted,
+        delivered=outcomes.get("delivered", 0),
+        blocked=outcomes.get("blocked", 0),
+        failed=outcomes.get("failed", 0),
+        cancelled=outcomes.get("cancelled", 0),
+        pending=outcomes.get("pending", 0),
+    )
+    return figures, campaign_pushes
 
 
-def _questions(catalog: Catalog, rows: list[tuple[str, str, int, int]]) -> list[dict[str, Any]]:
+def _questions(catalog: Catalog, rows: Iterable[tuple[str, str, int, int]]) -> tuple[QuestionAccuracy, ...]:
     """Accuracy per question, worst first, with the places where it is answered worst: what to teach next."""
-    per_question: dict[str, dict[str, Any]] = {}
+    per_question: dict[str, dict[str, Accuracy]] = {}
     for question_id, place_id, answers, correct in rows:
-        entry = per_question.setdefault(question_id, {"answers": 0, "correct": 0, "by_place": {}})
-        entry["answers"] += answers
-        entry["correct"] += correct
-        entry["by_place"][place_id] = {"answers": answers, "correct": correct, "accuracy": _share(correct, answers)}
+        per_question.setdefault(question_id, {})[place_id] = Accuracy(answers, correct)
     result = []
-    for question_id, entry in per_question.items():
+    for question_id, by_place in per_question.items():
         question = catalog.question(question_id)
         result.append(
-            {
-                "id": question_id,
-                "topic": question.topic_id if question else None,
-                "question": question.question if question else "(removed from content)",
-                "answers": entry["answers"],
-                "correct": entry["correct"],
-                "accuracy": _share(entry["correct"], entry["answers"]),
-                "by_place": entry["by_place"],
-            }
+            QuestionAccuracy(
+                id=question_id,
+                topic=question.topic_id if question else None,
+                question=question.question if question else "(removed from content)",
+                answers=sum(figures.answers for figures in by_place.values()),
+                correct=sum(figures.correct for figures in by_place.values()),
+                by_place=by_place,
+            )
         )
-    return sorted(result, key=lambda q: (q["accuracy"], -q["answers"], q["id"]))
+    return tuple(sorted(result, key=lambda q: (q.accuracy, -q.answers, q.id)))
 
 
-def _coverage(catalog: Catalog, by_place: dict[str, dict[str, int]], finishers: dict[str, int]) -> list[dict[str, Any]]:
+def _coverage(catalog: Catalog, by_place: dict[str, Reach], finishers: dict[str, int]) -> tuple[PlaceCoverage, ...]:
     rows = []
     for place in catalog.places:
-        reached = by_place.get(place.id, {}).get("reached", 0)
-        row: dict[str, Any] = {"place": place.id, "name": place.name, "kind": place.kind.value, "reached": reached}
+        reached = by_place.get(place.id, NO_REACH).reached
         if place.kind is PlaceKind.SCHOOL:
-            row.update(
+            row = PlaceCoverage(
+                place.id,
+                place.name,
+                place.kind,
+                reached,
                 enrolment=place.enrolment,
                 students_completed_quiz=finishers.get(place.id, 0),
-                education_rate=_share(finishers.get(place.id, 0), place.enrolment or 0),
             )
         else:
-            row.update(population=place.population, coverage_rate=_share(reached, place.population or 0))
+            row = PlaceCoverage(place.id, place.name, place.kind, reached, population=place.population)
         rows.append(row)
-    return rows
+    return tuple(rows)
 
 
 def school_education_rate(statistics: Statistics) -> float | None:
     """在校生受教育面: students who completed a quiz ÷ enrolment, over schools with an enrolment."""
-    schools = [row for row in statistics.coverage if row["kind"] == "school" and row.get("enrolment")]
-    enrolment = sum(row["enrolment"] for row in schools)
-    return _share(sum(row["students_completed_quiz"] for row in schools), enrolment)
+    schools = [row for row in statistics.coverage if row.is_school and row.enrolment]
+    enrolment = sum(row.enrolment or 0 for row in schools)
+    return share(sum(row.students_completed_quiz for row in schools), enrolment)
 
 
 def report_paragraph(statistics: Statistics, year: int) -> str:
     """The annual report's paragraph in its own idiom; a figure that is zero or unknown gets no clause."""
     clauses = []
-    if statistics.deliveries:
-        clauses.append(f"通过普法宣传机器人推送法治知识{statistics.deliveries}人次，覆盖群众{statistics.reached}人")
-    quiz = statistics.quiz
-    if quiz["answers"]:
-        clauses.append(f"组织线上法治知识答题{quiz['answers']}人次，平均正确率{_percent(quiz['accuracy'])}")
+    reach, quiz = statistics.reach, statistics.quiz
+    if reach.deliveries:
+        clauses.append(f"通过普法宣传机器人推送法治知识{reach.deliveries}人次，覆盖群众{reach.reached}人")
+    if quiz.answers:
+        clauses.append(f"组织线上法治知识答题{quiz.answers}人次，平均正确率{_percent(quiz.accuracy)}")
     if statistics.campaign_pushes:
         clauses.append(f"利用国家宪法日等宣传节点开展专题推送{statistics.campaign_pushes}次")
     rate = school_education_rate(statistics)
     if rate:
         clauses.append(f"在校生受教育面{_percent(rate)}")
-    for kind, entry in statistics.offline.get("by_type", {}).items():
-        if entry["count"]:
-            clauses.append(_offline_clause(kind, entry["activities"], entry["count"]))
+    for activity in statistics.offline:
+        if activity.count:
+            clauses.append(_offline_clause(activity.kind, activity.activities, activity.count))
     if not clauses:
         return f"{year}年暂无可报告的普法宣传数据。"
     return "全年" + "；".join(clauses) + "。"
@@ -205,26 +178,31 @@ def _offline_clause(kind: str, activities: int, count: int) -> str:
     return f"开展其他普法活动{activities}次"
 
 
-def _percent(share: float | None) -> str:
-    if share is None:
+def _percent(rate: float | None) -> str:
+    if rate is None:
         return "—"
-    value = round(100 * share, 1)
+    value = round(100 * rate, 1)
     return f"{value:g}%"
 
 
-def format_table(statistics: Statistics, catalog: Catalog, dimensions: list[str]) -> str:
+def format_table(statistics: Statistics, catalog: Catalog, dimensions: Iterable[Dimension]) -> str:
     """The readable table `python -m bot stats` prints."""
-    names = {
+    names: dict[Dimension, dict[str, str]] = {
         "topic": {t.id: t.title for t in catalog.topics} | {"other": "（无专题）"},
         "place": {p.id: p.name for p in catalog.places} | {"unknown": "（未设置）"},
         "channel": {"telegram": "Telegram", "wecom": "企业微信"},
         "month": {},
     }
-    titles = {"topic": "专题 topic", "place": "地点 place", "channel": "渠道 channel", "month": "月份 month"}
-    period = statistics.period
+    titles: dict[Dimension, str] = {
+        "topic": "专题 topic",
+        "place": "地点 place",
+        "channel": "渠道 channel",
+        "month": "月份 month",
+    }
+    period, reach = statistics.period, statistics.reach
     lines = [
         f"{period.first} – {period.last}",
-        f"推送人次 deliveries {statistics.deliveries}    覆盖人数 reached {statistics.reached}    "
+        f"推送人次 deliveries {reach.deliveries}    覆盖人数 reached {reach.reached}    "
         f"新增居民 new residents {statistics.new_residents}",
     ]
     for dimension in dimensions:
@@ -232,23 +210,22 @@ def format_table(statistics: Statistics, catalog: Catalog, dimensions: list[str]
         lines += ["", f"{titles[dimension]:<16}{'人次':>10}{'人数':>10}"]
         for key, counts in rows.items():
             label = names[dimension].get(key, key)
-            lines.append(f"{label:<16}{counts['deliveries']:>10}{counts['reached']:>10}")
+            lines.append(f"{label:<16}{counts.deliveries:>10}{counts.reached:>10}")
         if not rows:
             lines.append("（无）")
     quiz = statistics.quiz
     lines += [
         "",
-        f"答题 quiz: {quiz['answers']} answers, {quiz['correct']} correct "
-        f"({_percent(quiz['accuracy'])}), {quiz['participants']} participants, "
-        f"completion {_percent(quiz['completion'])}",
+        f"答题 quiz: {quiz.answers} answers, {quiz.correct} correct "
+        f"({_percent(quiz.accuracy)}), {quiz.participants} participants, "
+        f"completion {_percent(quiz.completion)}",
     ]
     b = statistics.broadcasts
     lines.append(
-        f"群发 broadcasts: {b['count']} sent to {b['targeted']}: delivered {b['delivered']}, "
-        f"blocked {b['blocked']}, failed {b['failed']}"
+        f"群发 broadcasts: {b.count} sent to {b.targeted}: delivered {b.delivered}, "
+        f"blocked {b.blocked}, failed {b.failed}"
     )
-    offline = statistics.offline
-    if offline.get("activities"):
-        parts = [f"{kind} {e['activities']}×/{e['count']}{e['unit']}" for kind, e in offline["by_type"].items()]
-        lines.append(f"台账 offline: {offline['activities']} activities: " + "; ".join(parts))
+    if statistics.offline_activities:
+        parts = [f"{a.kind} {a.activities}×/{a.count}{a.unit}" for a in statistics.offline]
+        lines.append(f"台账 offline: {statistics.offline_activities} activities: " + "; ".join(parts))
     return "\n".join(lines)

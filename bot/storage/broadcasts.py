@@ -314,7 +314,9 @@ class BroadcastStore:
     async def notice_once(self, key: str, now: int) -> bool:
         """True the first time `key` is seen (so a warning is given once, whichever process sees it)."""
         async with self._db.atomic() as tx:
-            written = await tx.execute("INSERT OR IGNORE INTO admin_notices (key, created_at) VALUES (?, ?)", (key, now))
+            written = await tx.execute(
+                "INSERT OR IGNORE INTO admin_notices (key, created_at) VALUES (?, ?)", (key, now)
+            )
         return written.rowcount == 1
 
 

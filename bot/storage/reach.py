@@ -209,7 +209,8 @@ class ReachLog:
             raise ValueError(f"unknown event columns {sorted(unknown)}")
         # Column names come from the fixed EVENT_COLUMNS above, values are parameters.
         clause = " AND ".join(f"{k} = ?" for k in where) or "1"
-        return int(await self._db.fetchvalue(f"SELECT COUNT(*) FROM reach_events WHERE {clause}", tuple(where.values())))
+        query = f"SELECT COUNT(*) FROM reach_events WHERE {clause}"
+        return int(await self._db.fetchvalue(query, tuple(where.values())))
 
     async def events(self, resident_id: int | None = None) -> list[ReachEvent]:
         """Events in the order they were recorded (tests, exports)."""

@@ -14,11 +14,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from telegram import BotCommand, CallbackQuery, Message, Update
-from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram import BotCommand, Message, Update
+from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
@@ -32,12 +32,12 @@ from telegram.ext import (
 )
 
 from bot import logs
-from bot.channels.telegram import render
+from bot.channels.telegram.conversation import Conversation
 from bot.channels.telegram.ordering import PerResidentUpdateProcessor
 from bot.channels.telegram.request import AiohttpRequest
 from bot.config import Identity, Settings
 from bot.core.engine import Core
-from bot.core.events import Document, Image, Incoming, Question, Reply, Text, Toast
+from bot.core.events import Incoming, Reply
 from bot.core.sending import DELIVERED, SendResult, SendStatus
 from bot.i18n import LANGUAGES, normalize_language, translator
 
@@ -177,7 +177,7 @@ class TelegramChannel:
             language=user.language_code,
             private_chat=private,
         )
-        await self.core.respond(event, _Conversation(self, chat.id, user.id).send)
+        await self.core.respond(event, Conversation(self, chat.id, user.id).send)
 
     async def on_other_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, user, chat = update.message, update.effective_user, update.effective_chat
@@ -186,7 +186,7 @@ class TelegramChannel:
         if message.new_chat_members or message.left_chat_member or message.pinned_message:
             return  # service messages are not residents talking
         event = Incoming(CHANNEL, str(user.id), display_name=user.first_name or "", language=user.language_code)
-        await self.core.respond(event, _Conversation(self, chat.id, user.id).send)
+        await self.core.respond(event, Conversation(self, chat.id, user.id).send)
 
     async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An edited message was already answered in its first form; answering again would confuse."""
@@ -196,7 +196,7 @@ class TelegramChannel:
         query, user = update.callback_query, update.effective_user
         if query is None or user is None:
             return
-        conversation = _Conversation(self, None, user.id, query)
+        conversation = Conversation(self, None, user.id, query)
         try:
             message = query.message
             chat_id = message.chat.id if message is not None else user.id
@@ -232,7 +232,7 @@ class TelegramChannel:
             language=user.language_code,
             button=payloads[answer.option_ids[0]],
         )
-        await self.core.respond(event, _Conversation(self, user.id, user.id).send)
+        await self.core.respond(event, Conversation(self, user.id, user.id).send)
 
     async def on_my_chat_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         member = update.my_chat_member
@@ -261,14 +261,14 @@ class TelegramChannel:
         _, at, mention = head.partition("@")
         return not at or mention.lower() == (self.application.bot.username or "").lower()
 
-    async def _with_retries(self, call: Any) -> Message | SendResult:
+    async def with_retries(self, call: Any) -> Message | SendResult:
         """Run one Bot API call of a conversation with the retry policy; the outcome when not delivered."""
         for attempt in range(self.retry.attempts):
             try:
                 result = await call()
                 return result if isinstance(result, Message) else DELIVERED
             except RetryAfter as exc:
-                wait = _seconds(exc.retry_after)
+                wait = seconds(exc.retry_after)
                 if wait > self.retry.max_retry_after:
                     log.warning("telegram: flood wait %.0fs is too long; giving up this reply", wait)
                     return SendResult(SendStatus.RETRY_AFTER, "flood wait too long", wait)
@@ -293,12 +293,12 @@ class TelegramChannel:
     async def deliver(self, to: Identity, replies: Sequence[Reply]) -> SendResult:
         """One attempt per reply, the outcome classified for the broadcast worker."""
         chat_id = int(to.external_id)
-        conversation = _Conversation(self, chat_id, chat_id, bulk=True)
+        conversation = Conversation(self, chat_id, chat_id, bulk=True)
         try:
             for reply in replies:
                 await conversation.send(reply)
         except RetryAfter as exc:
-            return SendResult(SendStatus.RETRY_AFTER, "rate limited", _seconds(exc.retry_after))
+            return SendResult(SendStatus.RETRY_AFTER, "rate limited", seconds(exc.retry_after))
         except Forbidden as exc:
             if any(word in exc.message.lower() for word in ("blocked", "deactivated")):
                 return SendResult(SendStatus.BLOCKED, exc.message[:200])
@@ -313,154 +313,6 @@ class TelegramChannel:
         return {who: await self.deliver(who, replies) for who in to}
 
 
-async def _once(call: Any) -> Message | SendResult:
-    """Broadcasts: one try, errors raised; the broadcast worker decides about retries and pacing."""
-    result = await call()
-    return result if isinstance(result, Message) else DELIVERED
-
-
-@dataclass
-class _Conversation:
-    """Sends one turn's replies to one chat; edits the pressed message where the core allows."""
-
-    channel: TelegramChannel
-    chat_id: int | None
-    user_id: int
-    query: CallbackQuery | None = None
-    toast: str | None = None
-    edited: bool = field(default=False)
-    bulk: bool = False  # no retries here: errors propagate to the broadcast worker
-    failure: SendResult | None = None  # why the last reply was not delivered
-
-    async def deliver(self, call: Any) -> Message | bool:
-        """One Bot API call; remembers why it failed, so `send` can report it to the core."""
-        result = await (_once(call) if self.bulk else self.channel._with_retries(call))
-        if isinstance(result, SendResult) and not result.delivered:
-            self.failure = result
-            return False
-        return result if isinstance(result, Message) else True
-
-    async def send(self, reply: Reply) -> SendResult:
-        self.failure = None
-        delivered = await self._send(reply)
-        if delivered:
-            return DELIVERED
-        return self.failure or SendResult(SendStatus.FAILED, "not delivered")
-
-    async def _send(self, reply: Reply) -> bool:
-        bot = self.channel.application.bot
-        deliver = self.deliver
-        chat_id = self.chat_id if self.chat_id is not None else self.user_id
-        if isinstance(reply, Toast):
-            if self.query is not None:
-                self.toast = reply.text
-                return True
-            return bool(
-                await deliver(
-                    lambda: bot.send_message(chat_id, render.html_message(reply.text), parse_mode=ParseMode.HTML)
-                )
-            )
-        if isinstance(reply, Text):
-            return await self._send_text(reply, chat_id)
-        if isinstance(reply, Question):
-            if self.channel.settings.telegram_quiz_polls and _fits_poll(reply):
-                return await self._send_poll(reply, chat_id)
-            return await self._send_text(Text(reply.body, title=reply.title, buttons=reply.buttons), chat_id)
-        if isinstance(reply, Image):
-            return await self._send_image(reply, chat_id)
-        if isinstance(reply, Document):
-            return bool(
-                await deliver(
-                    lambda: bot.send_document(
-                        chat_id,
-                        document=reply.data,
-                        filename=reply.filename,
-                        caption=render.html_message(reply.caption)[: render.MAX_CAPTION] or None,
-                        parse_mode=ParseMode.HTML,
-                    )
-                )
-            )
-        raise TypeError(f"unknown reply {type(reply).__name__}")
-
-    async def _send_text(self, reply: Text, chat_id: int) -> bool:
-        bot, deliver = self.channel.application.bot, self.deliver
-        parts = render.message_parts(reply.body, reply.title)
-        markup = render.keyboard(reply.buttons)
-        message = self.query.message if self.query is not None else None
-        if reply.replace and not self.edited and len(parts) == 1 and isinstance(message, Message) and message.text:
-            self.edited = True
-            try:
-                return bool(
-                    await deliver(
-                        lambda: bot.edit_message_text(
-                            parts[0],
-                            chat_id=chat_id,
-                            message_id=message.message_id,
-                            parse_mode=ParseMode.HTML,
-                            reply_markup=markup,
-                        )
-                    )
-                )
-            except BadRequest as exc:
-                if self.bulk:
-                    raise
-                log.debug("telegram: edit failed (%s); sending a new message", exc.message)
-        delivered = True
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            result = await deliver(
-                lambda part=part, last=last: bot.send_message(
-                    chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup if last else None
-                )
-            )
-            delivered = delivered and bool(result)
-            if not result:
-                break
-        return delivered
-
-    async def _send_poll(self, reply: Question, chat_id: int) -> bool:
-        """A native quiz poll; non-anonymous, so each vote is attributable to its resident."""
-        bot, deliver = self.channel.application.bot, self.deliver
-        question = f"{reply.title}\n{reply.text}" if reply.title else reply.text
-        message = await deliver(
-            lambda: bot.send_poll(
-                chat_id,
-                question=question[:300],
-                options=list(reply.options),
-                type="quiz",
-                is_anonymous=False,
-                correct_option_ids=[reply.correct],
-                explanation=reply.explanation[:200],
-            )
-        )
-        if not isinstance(message, Message) or message.poll is None:
-            return False
-        await self.channel.state.remember_choices(message.poll.id, reply.payloads)
-        return True
-
-    async def _send_image(self, reply: Image, chat_id: int) -> bool:
-        bot, deliver = self.channel.application.bot, self.deliver
-        caption = render.html_message(reply.caption, reply.title)
-        markup = render.keyboard(reply.buttons)
-        fits = len(caption) <= render.MAX_CAPTION
-
-        async def send_photo() -> Message:
-            with reply.path.open("rb") as photo:
-                return await bot.send_photo(
-                    chat_id,
-                    photo=photo,
-                    caption=caption if fits else None,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup if fits else None,
-                )
-
-        if not await deliver(send_photo):
-            return False
-        if fits:
-            return True
-        return await self._send_text(Text(reply.caption, title=reply.title, buttons=reply.buttons), chat_id)
-
-
 def _request(backend: str, proxy: str | None, connections: int, read_timeout: float = 5.0) -> Any:
     if backend == "httpx" or (proxy and proxy.startswith("socks")):
         # aiohttp has no SOCKS support of its own; PTB's httpx backend has it with the [socks] extra.
@@ -473,11 +325,5 @@ def _request(backend: str, proxy: str | None, connections: int, read_timeout: fl
     return AiohttpRequest(connection_limit=connections, read_timeout=read_timeout, proxy=proxy)
 
 
-def _fits_poll(reply: Question) -> bool:
-    """Telegram's quiz limits: question ≤ 300, options ≤ 100 each, explanation ≤ 200 characters."""
-    question = len(reply.text) + (len(reply.title) + 1 if reply.title else 0)
-    return question <= 300 and all(len(o) <= 100 for o in reply.options) and len(reply.explanation) <= 200
-
-
-def _seconds(value: Any) -> float:
+def seconds(value: Any) -> float:
     return value.total_seconds() if hasattr(value, "total_seconds") else float(value)

@@ -1,0 +1,234 @@
+"""The figures of a period, as frozen values: what `statistics.collect` returns and every formatter reads.
+
+Rates (accuracy, completion, coverage, education rate) are derived from the counts they divide, so they can
+never disagree with them. `Statistics.as_dict()` is the one place the JSON shape of `stats --json` is defined.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bot.content.model import PlaceKind
+
+Dimension = Literal["topic", "place", "channel", "month"]
+DIMENSIONS: tuple[Dimension, ...] = ("topic", "place", "channel", "month")
+
+
+def share(part: int, whole: int | None) -> float | None:
+    """part ÷ whole to four places; None when there is nothing to divide by."""
+    return round(part / whole, 4) if whole else None
+
+
+@dataclass(frozen=True)
+class Period:
+    first: dt.date
+    last: dt.date  # included
+    zone: dt.tzinfo
+
+    @property
+    def start(self) -> int:
+        return int(dt.datetime.combine(self.first, dt.time(), self.zone).timestamp())
+
+    @property
+    def end(self) -> int:
+        return int(dt.datetime.combine(self.last + dt.timedelta(days=1), dt.time(), self.zone).timestamp())
+
+    @property
+    def offset(self) -> int:
+        moment = dt.datetime.combine(self.first, dt.time(), self.zone)
+        return int((moment.utcoffset() or dt.timedelta()).total_seconds())
+
+
+@dataclass(frozen=True)
+class Reach:
+    deliveries: int  # 推送人次
+    reached: int  # 覆盖人数: distinct residents
+
+    def as_dict(self) -> dict[str, int]:
+        return {"deliveries": self.deliveries, "reached": self.reached}
+
+
+NO_REACH = Reach(0, 0)
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    answers: int
+    correct: int
+
+    @property
+    def accuracy(self) -> float | None:
+        return share(self.correct, self.answers)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"answers": self.answers, "correct": self.correct, "accuracy": self.accuracy}
+
+
+@dataclass(frozen=True)
+class QuizFigures:
+    answers: int
+    correct: int
+    participants: int
+    quizzes_started: int
+    quizzes_finished: int  # among those started in the period
+
+    @property
+    def accuracy(self) -> float | None:
+        return share(self.correct, self.answers)
+
+    @property
+    def completion(self) -> float | None:
+        return share(self.quizzes_finished, self.quizzes_started)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "answers": self.answers,
+            "correct": self.correct,
+            "participants": self.participants,
+            "accuracy": self.accuracy,
+            "quizzes_started": self.quizzes_started,
+            "quizzes_finished": self.quizzes_finished,
+            "completion": self.completion,
+        }
+
+
+@dataclass(frozen=True)
+class QuestionAccuracy:
+    id: str
+    topic: str | None  # None when the question is no longer in the content
+    question: str
+    answers: int
+    correct: int
+    by_place: Mapping[str, Accuracy]  # place id or 'unknown'
+
+    @property
+    def accuracy(self) -> float | None:
+        return share(self.correct, self.answers)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "topic": self.topic,
+            "question": self.question,
+            "answers": self.answers,
+            "correct": self.correct,
+            "accuracy": self.accuracy,
+            "by_place": {place: figures.as_dict() for place, figures in self.by_place.items()},
+        }
+
+
+@dataclass(frozen=True)
+class BroadcastFigures:
+    """Broadcasts that started sending in the period, and their recipients by outcome."""
+
+    count: int = 0
+    targeted: int = 0
+    delivered: int = 0
+    blocked: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    pending: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "count": self.count,
+            "targeted": self.targeted,
+            "delivered": self.delivered,
+            "blocked": self.blocked,
+            "failed": self.failed,
+            "cancelled": self.cancelled,
+            "pending": self.pending,
+        }
+
+
+@dataclass(frozen=True)
+class PlaceCoverage:
+    """Reach of one place against its population (villages, communities) or enrolment (schools)."""
+
+    place: str
+    name: str
+    kind: PlaceKind
+    reached: int
+    population: int | None = None  # not a school
+    enrolment: int | None = None  # a school
+    students_completed_quiz: int = 0  # a school
+
+    @property
+    def is_school(self) -> bool:
+        return self.kind is PlaceKind.SCHOOL
+
+    @property
+    def coverage_rate(self) -> float | None:
+        return None if self.is_school else share(self.reached, self.population)
+
+    @property
+    def education_rate(self) -> float | None:
+        return share(self.students_completed_quiz, self.enrolment) if self.is_school else None
+
+    def as_dict(self) -> dict[str, Any]:
+        row: dict[str, Any] = {"place": self.place, "name": self.name, "kind": self.kind.value, "reached": self.reached}
+        if self.is_school:
+            row.update(
+                enrolment=self.enrolment,
+                students_completed_quiz=self.students_completed_quiz,
+                education_rate=self.education_rate,
+            )
+        else:
+            row.update(population=self.population, coverage_rate=self.coverage_rate)
+        return row
+
+
+@dataclass(frozen=True)
+class OfflineActivity:
+    """One type of ledger (台账) activity in the period."""
+
+    kind: str  # 进村宣传, 发放资料, …
+    activities: int  # ledger rows
+    count: int  # attendees, leaflets, banners or plays, in `unit`
+    unit: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"activities": self.activities, "count": self.count, "unit": self.unit}
+
+
+@dataclass(frozen=True)
+class Statistics:
+    period: Period
+    reach: Reach
+    by: Mapping[Dimension, Mapping[str, Reach]]  # dimension -> topic/place/channel/month id -> reach
+    quiz: QuizFigures
+    questions: tuple[QuestionAccuracy, ...]  # worst accuracy first
+    broadcasts: BroadcastFigures
+    campaign_pushes: int  # campaign broadcasts delivered to someone
+    coverage: tuple[PlaceCoverage, ...]  # in content order
+    new_residents: int
+    offline: tuple[OfflineActivity, ...] = ()
+
+    @property
+    def offline_activities(self) -> int:
+        return sum(activity.activities for activity in self.offline)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Exactly what `python -m bot stats --json` prints (docs/statistics.md)."""
+        return {
+            "from": self.period.first.isoformat(),
+            "to": self.period.last.isoformat(),
+            "deliveries": self.reach.deliveries,
+            "reached": self.reach.reached,
+            **{
+                f"by_{dimension}": {key: reach.as_dict() for key, reach in values.items()}
+                for dimension, values in self.by.items()
+            },
+            "quiz": self.quiz.as_dict(),
+            "broadcasts": self.broadcasts.as_dict(),
+            "campaign_pushes": self.campaign_pushes,
+            "coverage": [row.as_dict() for row in self.coverage],
+            "residents": {"new": self.new_residents, "active": self.reach.reached},
+            "offline": {
+                "activities": self.offline_activities,
+                "by_type": {activity.kind: activity.as_dict() for activity in self.offline},
+            },
+        }
