@@ -93,8 +93,9 @@ def _configure_logging(settings: Settings, default_level: str) -> None:
 
 def _known_failures() -> tuple[type[BaseException], ...]:
     from bot.content.store import ContentError
+    from bot.storage import DatabaseBusy
 
-    return (ContentError, sqlite3.Error, OSError)
+    return (ContentError, DatabaseBusy, sqlite3.Error, OSError)
 
 
 def _describe_failure(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,15 +42,43 @@ class Identity:
         return f"{self.channel}:{self.external_id}"
 
 
+ADMINS_EXAMPLE = "telegram:123456789,wecom:zhangsan,console:sifasuo"
+# What each channel's ids look like, and an example for the error message. A malformed entry never matches anyone,
+# so it is refused at start instead of silently leaving the office without an admin.
+_ADMIN_IDS: dict[str, tuple[re.Pattern[str], str, str]] = {
+    "telegram": (
+        re.compile(r"[1-9][0-9]*"),
+        "a Telegram user id is a positive number, not a @username (ask @userinfobot)",
+        "telegram:123456789",
+    ),
+    # WeCom member UserID: letters, digits, _ - . @, 1-64 characters; case-insensitive in WeCom.
+    "wecom": (re.compile(r"[A-Za-z0-9_.@-]{1,64}"), "a WeCom UserID is 1-64 of A-Z a-z 0-9 _ - . @", "wecom:zhangsan"),
+    "console": (re.compile(r"\S+"), "a console name is the --user name, without spaces", "console:sifasuo"),
+}
+
+
+def admin_identity(channel: str, external_id: str) -> Identity:
+    """How an admin is stored and looked up: WeCom UserIDs lower-cased (WeCom ignores their case)."""
+    return Identity(channel, external_id.lower() if channel == "wecom" else external_id)
+
+
 def parse_admins(raw: str) -> frozenset[Identity]:
+    """`telegram:123456789,wecom:zhangsan,console:sifasuo`; a ConfigError names the first bad entry."""
     admins = set()
     for part in filter(None, (p.strip() for p in raw.split(","))):
         channel, sep, external_id = part.partition(":")
-        if not sep or not external_id.strip() or channel.strip() not in {"telegram", "wecom", "console"}:
-            raise ConfigError(
-                f"BOT_ADMINS entry {part!r} is not channel:id (e.g. telegram:123456789 or wecom:zhangsan)"
-            )
-        admins.add(Identity(channel.strip(), external_id.strip()))
+        known = _ADMIN_IDS.get(channel)
+        example = ADMINS_EXAMPLE
+        if ";" in part or any(c.isspace() for c in part):
+            problem = "has a ';' or a space inside: separate admins with commas"
+        elif not sep or known is None:
+            problem = "is not channel:id with channel telegram, wecom or console"
+        elif not known[0].fullmatch(external_id):
+            problem, example = f"is not valid: {known[1]}", known[2]
+        else:
+            admins.add(admin_identity(channel, external_id))
+            continue
+        raise ConfigError(f"BOT_ADMINS entry {part!r} {problem} (e.g. BOT_ADMINS={example})")
     return frozenset(admins)
 
 
@@ -135,6 +164,10 @@ class Settings:
     wecom_api_base_url: str = "https://qyapi.weixin.qq.com"
     wecom_replay_window: int = 300  # seconds; 0 turns the check off (known-answer tests)
 
+    def __post_init__(self) -> None:
+        # Settings built directly (tests, tools) store admins the way parse_admins does.
+        object.__setattr__(self, "admins", frozenset(admin_identity(a.channel, a.external_id) for a in self.admins))
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
         env: dict[str, str] = {}
@@ -202,4 +235,5 @@ class Settings:
         return (["telegram"] if self.telegram_token else []) + (["wecom"] if self.wecom_configured else [])
 
     def is_admin(self, channel: str, external_id: str) -> bool:
-        return Identity(channel, external_id) in self.admins
+        """WeCom UserIDs compare case-insensitively (`wecom:zhangsan` is ZhangSan); other ids exactly."""
+        return admin_identity(channel, external_id) in self.admins

@@ -40,6 +40,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
     check_channels(settings)
     stop = stop or asyncio.Event()
     async with open_app(settings) as app:
+        app.storage.claim_serving()  # a second bot on the same database would answer every update twice
         started: list[Channel] = []
         servers: list[WebServer] = []
         worker = None

@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from .conftest import CONTENT
@@ -171,3 +172,28 @@ async def test_run_serves_wecom_callbacks(tmp_path: Path) -> None:
         stderr = await stop_bot(process)
         await wecom.stop()
     assert TOKEN not in stderr and AES_KEY not in stderr and wecom.secret not in stderr
+
+
+async def test_a_second_bot_on_the_same_database_refuses_to_start(fake: FakeTelegram, tmp_path: Path) -> None:
+    """In polling mode two processes would both answer every update: the second one stops at once, clearly."""
+    first = await start_bot(fake, tmp_path)
+    try:
+        env = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": fake.token,
+            "TELEGRAM_API_BASE_URL": fake.base_url,
+            "BOT_DB": str(tmp_path / "bot.sqlite3"),
+            "BOT_CONTENT_DIR": str(CONTENT),
+        }
+        started = time.monotonic()
+        second = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, capture_output=True,
+            text=True, timeout=30,
+        )
+        assert second.returncode != 0
+        assert time.monotonic() - started < 5
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1 and "already serving" in lines[0] and str(first.pid) in lines[0], second.stderr
+        assert first.poll() is None  # the first one keeps serving
+    finally:
+        await stop_bot(first)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 log = logging.getLogger(__name__)
 
@@ -30,26 +31,49 @@ def parse_listen(value: str, variable: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+async def read_body(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, however many TCP writes it came in; None when it is larger than `limit`.
+
+    `request.content.read(n)` returns what is buffered so far, not the body: read until EOF or past the limit.
+    A client that hangs up (or breaks the chunked encoding) mid-body gets a ValueError, like a malformed body.
+    """
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size <= limit:
+            chunk = await request.content.read(limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except (ConnectionError, HttpProcessingError) as exc:
+        raise ValueError("the body did not arrive whole") from exc
+    return None if size > limit else b"".join(chunks)
+
+
 def telegram_webhook_handler(
     secret: str, feed: Callable[[dict[str, Any]], Awaitable[None]]
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """`feed` parses the update before it returns and raises ValueError when it is not one (answered 400)."""
+
     async def handle(request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), secret.encode()):
             log.warning("telegram webhook: refused a request without the right secret from %s", request.remote)
             return web.Response(status=403, text="forbidden")
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return web.Response(status=413, text="too large")
         try:
-            body = await request.content.read(MAX_BODY + 1)
-            if len(body) > MAX_BODY:
+            body = await read_body(request, MAX_BODY)
+            if body is None:
                 return web.Response(status=413, text="too large")
             data = json.loads(body)
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("not an update")
-        except (ValueError, UnicodeDecodeError):
+            await feed(data)
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; RecursionError: deep nesting
+            log.warning("telegram webhook: refused a malformed update from %s", request.remote)
             return web.Response(status=400, text="bad update")
-        await feed(data)
         return web.Response(text="ok")
 
     return handle

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from bot.content.model import Catalog
 from bot.core import screens
@@ -17,6 +18,8 @@ MIN_SCORE = 6.0  # below this nothing matched well enough (tuned on tests/data/q
 PER_TERM = 3.0  # a very short question ("诈骗") cannot score high: its bar is lower, per term it has
 RELATIVE = 0.5  # further hits must score at least half the best one
 MAX_HITS = 3
+
+log = logging.getLogger(__name__)
 
 
 class AnswerFlow:
@@ -48,7 +51,7 @@ class AnswerFlow:
         hits, term_count = self.index(catalog, today).lookup(text, MAX_HITS)
         bar = threshold(term_count)
         if not hits or hits[0].score < bar:
-            await self.storage.questions.log_unanswered(normalize(text, catalog.synonyms))
+            await self._log_unanswered(normalize(text, catalog.synonyms))
             return [Text(t("answers.none"), buttons=screens.main_menu(t).buttons)]
         best = hits[0].score
         hits = [hit for hit in hits if hit.score >= max(bar, RELATIVE * best)]
@@ -66,6 +69,13 @@ class AnswerFlow:
             related = tuple((Button(hit.tip.title, encode(Action.TIP, hit.tip.id)),) for hit in hits[1:])
             replies.append(Text(t("answers.related"), buttons=(*related, (screens.menu_button(t),))))
         return replies
+
+    async def _log_unanswered(self, question: str) -> None:
+        """Best effort: the resident still gets the "not found" answer when the log cannot be written."""
+        try:
+            await self.storage.questions.log_unanswered(question)
+        except Exception as exc:
+            log.warning("could not log an unanswered question: %s: %s", type(exc).__name__, exc)
 
 
 def threshold(query_terms: int) -> float:

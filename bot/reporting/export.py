@@ -19,6 +19,24 @@ from bot.storage.ledger import LedgerEntry
 
 Sheet = tuple[str, list[str], list[list[Any]]]  # name, header, rows
 
+# A text cell starting with one of these is read as a formula by Excel, LibreOffice and WPS (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """`value` as written to a sheet: text that could start a formula gets a leading `'`; numbers stay numbers.
+
+    Names come from residents (a Telegram first name `=HYPERLINK(...)`) and notes from imported ledgers, so every
+    text cell of every sheet goes through here, in the .xlsx and the CSVs alike.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _safe_row(row: list[Any]) -> list[Any]:
+    return [safe_cell(value) for value in row]
+
 
 def sheets(
     statistics: Statistics, catalog: Catalog, ledger: list[LedgerEntry], followups: list[list[Any]] | None = None
@@ -129,13 +147,19 @@ def sheets(
 
 def write_xlsx(path: Path, workbook_sheets: list[Sheet]) -> Path:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)
     for name, header, rows in workbook_sheets:
         sheet = workbook.create_sheet(title=name[:31])
-        sheet.append(header)
-        for row in rows:
-            sheet.append(row)
+        for row in [header, *rows]:
+            cells = []
+            for value in _safe_row(row):
+                cell = WriteOnlyCell(sheet, value)
+                if isinstance(value, str):
+                    cell.data_type = "s"  # text, never a formula, whatever openpyxl guessed
+                cells.append(cell)
+            sheet.append(cells)
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)
     return path
@@ -147,8 +171,8 @@ def write_csv_zip(path: Path, workbook_sheets: list[Sheet]) -> Path:
         for name, header, rows in workbook_sheets:
             buffer = io.StringIO()
             writer = csv.writer(buffer)
-            writer.writerow(header)
-            writer.writerows(rows)
+            writer.writerow(_safe_row(header))
+            writer.writerows(_safe_row(row) for row in rows)
             # UTF-8 with a BOM so Excel on Windows opens the Chinese correctly.
             archive.writestr(f"{name.split()[0]}.csv", "\ufeff" + buffer.getvalue())
     return path

@@ -1,7 +1,7 @@
 """Storage: every piece of state that must survive a restart. All SQL lives in this package."""
 
 from bot.storage.broadcasts import Audience, Broadcast, Outcome, Progress, Recipient
-from bot.storage.db import Database
+from bot.storage.db import Database, DatabaseBusy
 from bot.storage.ledger import LedgerEntry
 from bot.storage.questions import UnansweredQuestion
 from bot.storage.quizzes import AnswerOutcome, PlaceScore, QuizSession, ResidentPoints
@@ -14,6 +14,7 @@ __all__ = [
     "Audience",
     "Broadcast",
     "Database",
+    "DatabaseBusy",
     "LedgerEntry",
     "Outcome",
     "PlaceScore",

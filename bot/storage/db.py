@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -34,6 +35,10 @@ IntegrityError = sqlite3.IntegrityError  # a write the schema refuses (UNIQUE, C
 
 DEFAULT_ZONE_OFFSET = 8 * 3600  # Asia/Shanghai; Storage.open takes the town's offset from the settings
 _PRAGMAS = ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON", "busy_timeout = 5000")
+
+
+class DatabaseBusy(Exception):
+    """Another bot process is already serving this database."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +73,15 @@ class Transaction:
 
 class Database:
     def __init__(
-        self, connection: aiosqlite.Connection, clock: Clock = time.time, zone_offset: int = DEFAULT_ZONE_OFFSET
+        self,
+        connection: aiosqlite.Connection,
+        clock: Clock = time.time,
+        zone_offset: int = DEFAULT_ZONE_OFFSET,
+        path: Path | None = None,
     ) -> None:
         self._connection = connection
+        self.path = path  # None for :memory:
+        self._serving_lock: int | None = None  # file descriptor holding the one-server lock
         self.clock = clock
         self.zone_offset = zone_offset  # seconds east of UTC: months of the roll-ups are the town's months
         self._write_lock = asyncio.Lock()
@@ -90,10 +101,43 @@ class Database:
         except BaseException:
             await connection.close()  # never leave the driver's thread running behind a failed open
             raise
-        return cls(connection, clock, zone_offset)
+        return cls(connection, clock, zone_offset, None if str(path) == ":memory:" else Path(path))
 
     async def close(self) -> None:
-        await self._connection.close()
+        try:
+            await self._connection.close()
+        finally:
+            if self._serving_lock is not None:
+                os.close(self._serving_lock)  # releases the lock
+                self._serving_lock = None
+
+    def claim_serving(self) -> None:
+        """Refuse a second `bot run` on the same SQLite file: both would poll and answer every update.
+
+        An advisory lock on `<database>.lock`, held until close (or the process ends, however it ends).
+        The CLI and the console may still use the database beside the running bot.
+        """
+        if self.path is None or self._serving_lock is not None:
+            return
+        try:
+            import fcntl
+        except ImportError:  # Windows: no flock; one process per database is then the operator's duty
+            log.warning("cannot lock %s on this platform; do not start a second bot on it", self.path)
+            return
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise DatabaseBusy(
+                f"another `python -m bot run` (pid {holder}) is already serving {self.path}; "
+                "stop it first, or give this one its own BOT_DB"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._serving_lock = fd
 
     def now(self) -> int:
         return int(self.clock())

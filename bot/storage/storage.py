@@ -52,6 +52,10 @@ class Storage:
             raise
         return cls(db, flush_interval, flush_size)
 
+    def claim_serving(self) -> None:
+        """Make this process the only bot serving this database (raises `DatabaseBusy` otherwise)."""
+        self.db.claim_serving()
+
     async def flush(self) -> None:
         """Write buffered reach events and last-seen times now."""
         await self.reach.flush()

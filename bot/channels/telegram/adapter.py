@@ -156,8 +156,15 @@ class TelegramChannel:
         await self.application.shutdown()
 
     async def feed(self, data: dict[str, Any]) -> None:
-        """Webhook path: one update as Telegram posted it."""
-        update = Update.de_json(data, self.application.bot)
+        """Webhook path: one update as Telegram posted it, parsed here, inside the request.
+
+        Raises ValueError when PTB cannot make an Update of it (wrong types, missing fields, nesting too deep),
+        so the webhook answers 400 instead of 500.
+        """
+        try:
+            update = Update.de_json(data, self.application.bot)
+        except Exception as exc:  # de_json raises TypeError, KeyError, AttributeError, OverflowError, RecursionError...
+            raise ValueError("not a Telegram update") from exc
         await self.application.update_queue.put(update)
 
     # -- handlers ----------------------------------------------------------------------------

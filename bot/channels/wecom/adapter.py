@@ -22,7 +22,7 @@ import aiohttp
 from aiohttp import web
 from defusedxml import ElementTree
 
-from bot.channels.http import WebServer
+from bot.channels.http import WebServer, read_body
 from bot.channels.wecom import render
 from bot.channels.wecom.api import RATE_ERRORS, WeComClient, WeComError
 from bot.channels.wecom.crypto import CallbackError, WeComCrypto
@@ -94,7 +94,9 @@ class WeComChannel:
 
     def _check_time(self, timestamp: str) -> None:
         window = self.settings.wecom_replay_window
-        if window and (not timestamp.isdigit() or abs(time.time() - int(timestamp)) > window):
+        # ASCII digits only: '²'.isdigit() is True but int('²') raises; 12 digits keep int() cheap and in range
+        well_formed = timestamp.isascii() and timestamp.isdecimal() and len(timestamp) <= 12
+        if window and (not well_formed or abs(time.time() - int(timestamp)) > window):
             raise CallbackError("timestamp outside the replay window")
 
     async def verify_url(self, request: web.Request) -> web.Response:
@@ -112,12 +114,15 @@ class WeComChannel:
         except CallbackError as exc:
             log.warning("wecom: refused a URL verification: %s", exc)
             return web.Response(status=403, text="forbidden")
+        except ValueError:
+            log.warning("wecom: refused a malformed URL verification")
+            return web.Response(status=400, text="bad request")
 
     async def receive(self, request: web.Request) -> web.Response:
         query = request.query
         try:
-            body = await request.content.read(MAX_BODY + 1)
-            if len(body) > MAX_BODY:
+            body = await read_body(request, MAX_BODY)
+            if body is None:
                 return web.Response(status=413, text="too large")
             self._check_time(query.get("timestamp", ""))
             encrypted = _xml_field(body, "Encrypt")
