@@ -7,6 +7,7 @@ import contextlib
 import logging
 import secrets
 import signal
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from bot.app import App, open_app
@@ -41,12 +42,12 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
     stop = stop or asyncio.Event()
     async with open_app(settings) as app:
         app.storage.claim_serving()  # a second bot on the same database would answer every update twice
-        started: list[Channel] = []
-        servers: list[WebServer] = []
+        running = _Running()
         worker = None
         try:
-            await _start_channels(app, settings, started, servers)
-            worker = _start_broadcasts(app, settings, started)
+            for name, starter in _starters(app, settings):
+                await running.start(name, starter)
+            worker = _start_broadcasts(app, settings, running.channels)
             _install_signals(app, stop)
             if ready is not None:
                 ready.set()
@@ -54,53 +55,128 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
         finally:
             if worker is not None:
                 await worker.stop()  # the batch in hand is finished and recorded first
-            for channel in reversed(started):
-                await channel.stop()
-            for server in servers:
-                await server.stop()
+            await running.stop()
             log.info("stopped; flushing reach events")
 
 
-async def _start_channels(app: App, settings: Settings, started: list[Channel], servers: list[WebServer]) -> None:
-    if settings.telegram_token:
-        await _start_telegram(app, settings, started, servers)
-    if settings.wecom_configured:
-        from bot.channels.wecom.adapter import WeComChannel
+Starter = Callable[[], Awaitable[tuple[Channel, list[WebServer]]]]
 
-        wecom = WeComChannel(app.core, settings)
-        host, port = parse_listen(settings.wecom_listen, "WECOM_LISTEN")
-        server = WebServer(host, port)
-        wecom.routes(server)
+
+class _Running:
+    """The channels serving now, and the ones that could not start yet and are retried in the background.
+
+    One channel's outage (Telegram unreachable at start, say) must not take the others down: the bot keeps
+    serving the rest and starts the missing one when it can.
+    """
+
+    RETRY_FIRST, RETRY_MAX = 5.0, 300.0  # seconds between attempts, doubling
+
+    def __init__(self) -> None:
+        self.channels: dict[str, Channel] = {}  # shared with the broadcast worker: late starts join it
+        self.servers: list[WebServer] = []
+        self._retries: set[asyncio.Task[None]] = set()
+
+    async def start(self, name: str, starter: Starter) -> None:
+        try:
+            await self._start(starter)
+        except ConfigError:
+            raise  # a setting we cannot use: fail fast with its message
+        except Exception as exc:
+            log.error("%s: could not start (%s); retrying in the background, the others serve", name, _brief(exc))
+            task = asyncio.get_running_loop().create_task(self._keep_trying(name, starter), name=f"start-{name}")
+            self._retries.add(task)
+            task.add_done_callback(self._retries.discard)
+
+    async def _start(self, starter: Starter) -> None:
+        channel, servers = await starter()
+        self.channels[channel.name] = channel
+        self.servers += servers
+
+    async def _keep_trying(self, name: str, starter: Starter) -> None:
+        wait = self.RETRY_FIRST
+        while True:
+            await asyncio.sleep(wait)
+            try:
+                await self._start(starter)
+            except Exception as exc:
+                wait = min(wait * 2, self.RETRY_MAX)
+                log.warning("%s: still cannot start (%s); next try in %.0f s", name, _brief(exc), wait)
+                continue
+            log.info("%s: started after all", name)
+            return
+
+    async def stop(self) -> None:
+        for task in list(self._retries):
+            task.cancel()
+        await asyncio.gather(*self._retries, return_exceptions=True)
+        for channel in reversed(list(self.channels.values())):
+            await channel.stop()
+        for server in self.servers:
+            await server.stop()
+
+
+def _starters(app: App, settings: Settings) -> list[tuple[str, Starter]]:
+    starters: list[tuple[str, Starter]] = []
+    if settings.telegram_token:
+        starters.append(("telegram", lambda: _start_telegram(app, settings)))
+    if settings.wecom_configured:
+        starters.append(("wecom", lambda: _start_wecom(app, settings)))
+    return starters
+
+
+async def _start_wecom(app: App, settings: Settings) -> tuple[Channel, list[WebServer]]:
+    from bot.channels.wecom.adapter import WeComChannel
+
+    host, port = parse_listen(settings.wecom_listen, "WECOM_LISTEN")
+    wecom = WeComChannel(app.core, settings)
+    server = WebServer(host, port)
+    wecom.routes(server)
+    try:
         await wecom.start()
         await server.start()
-        servers.append(server)
-        started.append(wecom)
-        log.info("wecom: callbacks on %s:%d%s", host, server.port, settings.wecom_callback_path)
+    except BaseException:
+        await server.stop()
+        await wecom.stop()
+        raise
+    log.info("wecom: callbacks on %s:%d%s", host, server.port, settings.wecom_callback_path)
+    return wecom, [server]
 
 
-async def _start_telegram(app: App, settings: Settings, started: list[Channel], servers: list[WebServer]) -> None:
+async def _start_telegram(app: App, settings: Settings) -> tuple[Channel, list[WebServer]]:
     from bot.channels.telegram.adapter import TelegramChannel
 
     telegram = TelegramChannel(app.core, settings)
-    if settings.telegram_webhook_url:
-        host, port = parse_listen(settings.telegram_listen, "TELEGRAM_LISTEN")
-        web = WebServer(host, port)
-        secret = settings.telegram_webhook_secret.value or secrets.token_urlsafe(32)
-        path = urlsplit(settings.telegram_webhook_url).path or "/"
-        web.add_post(path, telegram_webhook_handler(secret, telegram.feed))
-        await web.start()
-        servers.append(web)
-        await telegram.start()
-        await telegram.application.bot.set_webhook(
-            settings.telegram_webhook_url, secret_token=secret, allowed_updates=_allowed_updates()
-        )
-    else:
-        await telegram.start()
-    started.append(telegram)
+    servers: list[WebServer] = []
+    try:
+        if settings.telegram_webhook_url:
+            host, port = parse_listen(settings.telegram_listen, "TELEGRAM_LISTEN")
+            web = WebServer(host, port)
+            secret = settings.telegram_webhook_secret.value or secrets.token_urlsafe(32)
+            path = urlsplit(settings.telegram_webhook_url).path or "/"
+            web.add_post(path, telegram_webhook_handler(secret, telegram.feed))
+            servers.append(web)
+            await web.start()
+            await telegram.start()
+            await telegram.application.bot.set_webhook(
+                settings.telegram_webhook_url, secret_token=secret, allowed_updates=_allowed_updates()
+            )
+        else:
+            await telegram.start()
+    except BaseException:
+        for server in servers:
+            await server.stop()
+        with contextlib.suppress(Exception):  # close PTB's HTTP sessions of the failed start
+            await telegram.stop()
+        raise
+    return telegram, servers
 
 
-def _start_broadcasts(app: App, settings: Settings, started: list[Channel]) -> BroadcastWorker:
-    channels = {channel.name: channel for channel in started}
+def _brief(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:120] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _start_broadcasts(app: App, settings: Settings, channels: dict[str, Channel]) -> BroadcastWorker:
 
     async def notify_admins(text: str) -> None:
         for admin in settings.admins:

@@ -112,8 +112,21 @@ async def test_run_in_webhook_mode_checks_the_secret(fake: FakeTelegram, tmp_pat
 
 async def test_run_serves_wecom_callbacks(tmp_path: Path) -> None:
     """`python -m bot run` with WeCom configured: an encrypted message gets the welcome via message/send."""
-    import time
+    stderr = await _wecom_welcome(tmp_path, {"TELEGRAM_BOT_TOKEN": ""})
+    assert "could not start" not in stderr
 
+
+async def test_one_channel_down_at_start_does_not_stop_the_other(tmp_path: Path) -> None:
+    """Telegram unreachable at start: WeCom serves anyway, Telegram is retried in the background."""
+    closed = free_port()  # nothing listens there
+    stderr = await _wecom_welcome(
+        tmp_path, {"TELEGRAM_BOT_TOKEN": "123456:TEST", "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{closed}/bot"}
+    )
+    assert "telegram: could not start" in stderr and "retrying in the background" in stderr
+    assert "Unclosed client session" not in stderr
+
+
+async def _wecom_welcome(tmp_path: Path, extra_env: dict[str, str]) -> str:
     import aiohttp
 
     from bot.channels.wecom.crypto import WeComCrypto, signature
@@ -126,7 +139,7 @@ async def test_run_serves_wecom_callbacks(tmp_path: Path) -> None:
     port = free_port()
     env = {
         **os.environ,
-        "TELEGRAM_BOT_TOKEN": "",
+        **extra_env,
         "BOT_DB": str(tmp_path / "bot.sqlite3"),
         "BOT_CONTENT_DIR": str(CONTENT),
         "WECOM_CORP_ID": CORP_ID,
@@ -136,6 +149,7 @@ async def test_run_serves_wecom_callbacks(tmp_path: Path) -> None:
         "WECOM_AES_KEY": AES_KEY,
         "WECOM_API_BASE_URL": wecom.base_url,
         "WECOM_LISTEN": f"127.0.0.1:{port}",
+        "BOT_LOG_LEVEL": "INFO",
     }
     process = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once; we wait with to_thread
         [sys.executable, "-m", "bot", "run"],
@@ -172,6 +186,7 @@ async def test_run_serves_wecom_callbacks(tmp_path: Path) -> None:
         stderr = await stop_bot(process)
         await wecom.stop()
     assert TOKEN not in stderr and AES_KEY not in stderr and wecom.secret not in stderr
+    return stderr
 
 
 async def test_a_second_bot_on_the_same_database_refuses_to_start(fake: FakeTelegram, tmp_path: Path) -> None:

@@ -100,13 +100,17 @@ class TelegramChannel:
     def build_application(self) -> Application:
         logs.protect(self.settings.telegram_token.value)
         proxy, backend = self.settings.telegram_proxy, self.settings.telegram_http_backend
+        self._requests = (
+            _request(backend, proxy, connections=256),
+            _request(backend, proxy, connections=1, read_timeout=30.0),
+        )
         builder = (
             ApplicationBuilder()
             .token(self.settings.telegram_token.value)
             .base_url(self.settings.telegram_api_base_url)
             .base_file_url(file_base_url(self.settings.telegram_api_base_url))
-            .request(_request(backend, proxy, connections=256))
-            .get_updates_request(_request(backend, proxy, connections=1, read_timeout=30.0))
+            .request(self._requests[0])
+            .get_updates_request(self._requests[1])
             .concurrent_updates(PerResidentUpdateProcessor(256))
         )
         if self.webhook:
@@ -154,6 +158,8 @@ class TelegramChannel:
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
+        for request in self._requests:  # also after a start that failed half-way (PTB skips those)
+            await request.shutdown()
 
     async def feed(self, data: dict[str, Any]) -> None:
         """Webhook path: one update as Telegram posted it, parsed here, inside the request.
