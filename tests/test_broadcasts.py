@@ -370,3 +370,66 @@ async def test_kill_9_mid_broadcast_then_restart_misses_nobody(fake: FakeTelegra
         "SELECT COUNT(DISTINCT resident_id) FROM reach_events WHERE broadcast_id = ?", (broadcast_id,)
     ).fetchone()[0]
     assert (status, delivered, events) == ("done", recipients, recipients)
+
+
+async def test_a_long_rate_limit_wait_does_not_let_another_worker_take_the_batch_over(
+    fake: FakeTelegram, tmp_path: Path, content: ContentStore
+) -> None:
+    """A 3 s retry_after inside a batch, with a 2 s lease: the lease is renewed while the batch waits, so a
+    second worker never takes it over and nobody gets the broadcast twice."""
+    async with Bot(fake, tmp_path, content) as bot:
+        users = list(range(7000, 7040))
+        for user in users:
+            fake.user(user, f"U{user}")
+        await add_residents(bot.storage, [(user, None, True, False) for user in users])
+        broadcast_id = await bot.storage.broadcasts.create(
+            "test", Audience(), int(time.time()), int(time.time()), item_id="xf-xianfari"
+        )
+        fake.fail_next("sendMessage", 429, retry_after=3)
+        settings = BroadcastSettings(rate=200.0, backoff=0.01, lease=2, batch_size=20, poll_interval=0.1)
+        first = BroadcastWorker(bot.storage, bot.content, {"telegram": bot.channel}, settings)
+        second = BroadcastWorker(bot.storage, bot.content, {"telegram": bot.channel}, settings)
+
+        async def finished() -> bool:
+            broadcast = await bot.storage.broadcasts.get(broadcast_id)
+            return broadcast is not None and broadcast.status == "done"
+
+        async def drain(worker: BroadcastWorker, delay: float) -> None:
+            await asyncio.sleep(delay)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and not await finished():
+                await worker.run_once()
+                await asyncio.sleep(0.1)
+
+        await asyncio.gather(drain(first, 0), drain(second, 2.5))
+        per_user = {user: len(fake.sent("sendMessage", chat_id=user)) for user in users}
+        assert set(per_user.values()) == {1}, {u: n for u, n in per_user.items() if n != 1}
+        await bot.storage.flush()
+        assert await bot.storage.reach.count(kind="broadcast", broadcast_id=broadcast_id) == len(users)
+        assert (await bot.storage.broadcasts.progress(broadcast_id)).as_dict()["delivered"] == len(users)
+
+
+async def test_outcomes_recorded_twice_or_after_a_cancel_keep_events_equal_to_deliveries(storage: Storage) -> None:
+    from bot.storage import Outcome, ReachEvent
+
+    for user in range(10):
+        await storage.residents.get_or_create("telegram", str(8000 + user), "U", "zh-CN")
+    now = int(time.time())
+    broadcast_id = await storage.broadcasts.create("test", Audience(), now, now, text="通知")
+    assert broadcast_id is not None
+    await storage.broadcasts.claim_due("me", now, 30, ["telegram"])
+    batch = await storage.broadcasts.pending(broadcast_id, 5)
+
+    def delivered(recipients: list) -> tuple[list[Outcome], list[ReachEvent]]:
+        outcomes = [Outcome(r.resident_id, "delivered") for r in recipients]
+        events = [ReachEvent(r.resident_id, "telegram", "broadcast", broadcast_id=broadcast_id) for r in recipients]
+        return outcomes, events
+
+    assert len(await storage.broadcasts.record(broadcast_id, *delivered(batch), now)) == 5
+    assert await storage.broadcasts.record(broadcast_id, *delivered(batch), now) == []  # a taken-over batch
+    in_flight = await storage.broadcasts.pending(broadcast_id, 5)
+    assert await storage.broadcasts.cancel(broadcast_id, now)
+    await storage.broadcasts.record(broadcast_id, *delivered(in_flight), now)  # sent while the admin cancelled
+    counts = (await storage.broadcasts.progress(broadcast_id)).as_dict()
+    events = await storage.reach.count(kind="broadcast", broadcast_id=broadcast_id)
+    assert (counts["delivered"], counts["cancelled"], events) == (10, 0, 10)

@@ -17,8 +17,10 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from bot.channels.http import SECRET_HEADER, WebServer, telegram_webhook_handler
+from bot.channels import http
+from bot.channels.http import SECRET_HEADER, WebServer, parse_listen, telegram_webhook_handler
 from bot.channels.wecom.crypto import signature
+from bot.config import ConfigError
 from bot.content.store import ContentStore
 
 from .fakes.telegram_api import FakeTelegram
@@ -164,7 +166,12 @@ async def test_odd_wecom_verification_timestamps_are_refused(
 def _nested_replies(depth: int) -> dict:
     message: dict = {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}}
     for level in range(depth):
-        message = {"message_id": level + 2, "date": 0, "chat": {"id": 1, "type": "private"}, "reply_to_message": message}
+        message = {
+            "message_id": level + 2,
+            "date": 0,
+            "chat": {"id": 1, "type": "private"},
+            "reply_to_message": message,
+        }
     return message
 
 
@@ -200,7 +207,7 @@ async def test_a_client_that_hangs_up_mid_body_logs_no_error(
     webhook: Webhook, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
-    reader, writer = await asyncio.open_connection("127.0.0.1", webhook.web.port)
+    _reader, writer = await asyncio.open_connection("127.0.0.1", webhook.web.port)
     writer.write(
         f"POST /telegram HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n{SECRET_HEADER}: {SECRET}\r\n\r\n".encode()
         + b'{"update_id": 1'
@@ -210,3 +217,28 @@ async def test_a_client_that_hangs_up_mid_body_logs_no_error(
     writer.close()
     await asyncio.sleep(0.3)
     no_errors_logged(caplog)
+
+
+async def test_a_client_that_stalls_mid_body_gets_400_after_the_body_timeout(
+    webhook: Webhook, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.WARNING)
+    monkeypatch.setattr(http, "BODY_TIMEOUT", 0.3)
+    reader, writer = await asyncio.open_connection("127.0.0.1", webhook.web.port)
+    try:
+        writer.write(
+            f"POST /telegram HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n{SECRET_HEADER}: {SECRET}\r\n\r\n".encode()
+            + b'{"update_id": 1'
+        )
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 3)
+        assert status_line.split()[1] == b"400"
+    finally:
+        writer.close()
+    no_errors_logged(caplog)
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1:²", "127.0.0.1:٨٠", "127.0.0.1:99999", "8443"])
+def test_odd_listen_ports_are_a_config_error(value: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_listen(value, "WEBHOOK_LISTEN")

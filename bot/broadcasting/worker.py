@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,11 @@ from bot.core.sending import Channel, SendResult, SendStatus
 from bot.storage import Broadcast, Outcome, ReachEvent, Recipient, Storage
 
 log = logging.getLogger(__name__)
+
+@dataclass
+class _Lease:
+    lost: bool = False  # cancelled by an admin, or taken over after this process fell silent
+
 
 _OUTCOME = {SendStatus.DELIVERED: "delivered", SendStatus.BLOCKED: "blocked"}  # anything else: failed
 
@@ -117,15 +122,43 @@ class BroadcastWorker:
             recipients = await self.store.pending(broadcast.id, self.settings.batch_size)
             if not recipients:
                 break
-            outcomes, events = await self._send_batch(broadcast, recipients)
+            # The lease is renewed while the batch is in flight, however long the pacer makes it wait
+            # (a 429's retry_after, WeCom's 60 s pause): only a silent process loses its broadcast.
+            async with self._holding_lease(broadcast.id) as lease:
+                outcomes, events = await self._send_batch(broadcast, recipients)
             await self.store.record(broadcast.id, outcomes, events, int(self.clock()))
-            if not await self.store.renew_lease(broadcast.id, self.owner, int(self.clock()) + self.settings.lease):
+            if lease.lost or not await self._renew(broadcast.id):
                 log.warning("broadcast %d: cancelled or taken over; stopping", broadcast.id)
                 return True
         if await self.store.finish_if_done(broadcast.id, int(self.clock())):
             progress = await self.store.progress(broadcast.id)
             log.info("broadcast %d: done %s", broadcast.id, progress.as_dict())
         return True
+
+    async def _renew(self, broadcast_id: int) -> bool:
+        return await self.store.renew_lease(broadcast_id, self.owner, int(self.clock()) + self.settings.lease)
+
+    @contextlib.asynccontextmanager
+    async def _holding_lease(self, broadcast_id: int) -> AsyncIterator[_Lease]:
+        lease = _Lease()
+
+        async def keep_renewing() -> None:
+            while True:
+                await asyncio.sleep(max(0.5, self.settings.lease / 3))
+                try:
+                    if not await self._renew(broadcast_id):
+                        lease.lost = True
+                        return
+                except Exception:  # a busy database now and then: the next renewal comes well before expiry
+                    log.warning("broadcast %d: renewing the lease failed; trying again", broadcast_id)
+
+        task = asyncio.get_running_loop().create_task(keep_renewing())
+        try:
+            yield lease
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _send_batch(
         self, broadcast: Broadcast, recipients: list[Recipient]

@@ -7,6 +7,7 @@ oversized or malformed body 4xx, and nothing is logged that could hold a secret.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -19,6 +20,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1 << 20  # Telegram updates are small; a megabyte is plenty
+BODY_TIMEOUT = 10.0  # seconds for a whole body once the headers are in: a trickling client does not hold a handler
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
@@ -26,7 +28,7 @@ def parse_listen(value: str, variable: str) -> tuple[str, int]:
     from bot.config import ConfigError
 
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not (port.isascii() and port.isdecimal()) or not 0 < int(port) < 65536:  # not '²'
         raise ConfigError(f"{variable}={value!r} is not host:port (e.g. 127.0.0.1:8443)")
     return host.strip("[]") or "127.0.0.1", int(port)
 
@@ -35,20 +37,22 @@ async def read_body(request: web.Request, limit: int) -> bytes | None:
     """The whole body, however many TCP writes it came in; None when it is larger than `limit`.
 
     `request.content.read(n)` returns what is buffered so far, not the body: read until EOF or past the limit.
-    A client that hangs up (or breaks the chunked encoding) mid-body gets a ValueError, like a malformed body.
+    A client that hangs up, breaks the chunked encoding or takes longer than BODY_TIMEOUT mid-body gets a
+    ValueError, like a malformed body.
     """
     if request.content_length is not None and request.content_length > limit:
         return None
     chunks: list[bytes] = []
     size = 0
     try:
-        while size <= limit:
-            chunk = await request.content.read(limit + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except (ConnectionError, HttpProcessingError) as exc:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            while size <= limit:
+                chunk = await request.content.read(limit + 1 - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+    except (ConnectionError, HttpProcessingError, TimeoutError) as exc:
         raise ValueError("the body did not arrive whole") from exc
     return None if size > limit else b"".join(chunks)
 

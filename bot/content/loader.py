@@ -7,15 +7,14 @@ editor everything that is wrong; a catalog is returned only when there is no err
 from __future__ import annotations
 
 import datetime as dt
-import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.content.calendar import parse_rule, parse_time
 from bot.content.fields import ProblemSink, Section, check_text
-from bot.content.model import Campaign, Catalog, Citation, Law, Place, PlaceKind, QuizQuestion, Tip, Topic, UrgentIntent
-from bot.content.numerals import article_numbers
+from bot.content.items import LIMITS, FirstSeen, ItemReader
+from bot.content.model import Campaign, Catalog, Law, Place, PlaceKind, Topic, UrgentIntent
 from bot.content.problems import Problem, has_errors
 from bot.content.yamlsource import YamlSyntaxError, parse_yaml
 from bot.textnorm import normalize
@@ -27,20 +26,6 @@ SYNONYMS_FILE = "synonyms.yaml"
 PLACES_FILE = "places.yaml"
 TOPICS_DIR = "topics"
 
-LIMITS = {
-    "topic_title": 16,
-    "summary": 60,
-    "tip_title": 30,
-    "tip_body": 300,
-    "question": 250,
-    "option": 100,
-    "explanation": 200,
-    "place_name": 16,
-    "keyword": 20,
-}
-ANSWER_LETTERS = string.ascii_uppercase[:4]
-
-
 @dataclass
 class LoadResult:
     catalog: Catalog | None
@@ -50,23 +35,6 @@ class LoadResult:
     @property
     def ok(self) -> bool:
         return self.catalog is not None
-
-
-@dataclass
-class _FirstSeen:
-    """Where each id was first defined, to name both places of a duplicate."""
-
-    seen: dict[tuple[str, str], str] = field(default_factory=dict)
-
-    def claim(self, sink: ProblemSink, kind: str, item_id: str, line: int) -> bool:
-        key = (kind, item_id)
-        here = f"{sink.file}:{line}"
-        if key in self.seen:
-            hint = " — is this file a copy?" if kind == "topic" else ""
-            sink.error(line, f"duplicate {kind} id '{item_id}' (first defined at {self.seen[key]}){hint}")
-            return False
-        self.seen[key] = here
-        return True
 
 
 def load_catalog(directory: Path, today: dt.date | None = None, display_root: Path | None = None) -> LoadResult:
@@ -82,8 +50,9 @@ class _Loader:
         self.today = today
         self.display_root = display_root
         self.problems: list[Problem] = []
-        self.ids = _FirstSeen()
+        self.ids = FirstSeen()
         self.files = 0
+        self.items = ItemReader(directory, today, self.ids)
 
     def run(self) -> LoadResult:
         if not self.directory.is_dir():
@@ -339,7 +308,7 @@ class _Loader:
                 for unless_line, value in s.sequence("unless")
                 if (text := check_text(sink, value, unless_line, "unless word"))
             ]
-            sources = self._sources(sink, s, laws)
+            sources = self.items.sources(sink, s, laws)
             if intent_id and not self.ids.claim(sink, "urgent intent", intent_id, s.line_of("id")):
                 intent_id = None
             if intent_id and name and reply and triggers and sources:
@@ -381,190 +350,8 @@ class _Loader:
             if parsed is None:
                 continue
             sink, data = parsed
-            topic = self._topic(sink, data, laws)
+            topic = self.items.topic(sink, data, laws)
             self._finish(sink)
             if topic is not None:
                 topics.append(topic)
         return topics
-
-    def _topic(self, sink: ProblemSink, data: Any, laws: dict[str, Law]) -> Topic | None:
-        section = Section(
-            sink,
-            "topic",
-            data,
-            1,
-            required=["id", "title", "tips", "quiz"],
-            optional=["title_en", "emoji", "summary", "order"],
-        )
-        topic_id = section.identifier()
-        title = section.text("title", LIMITS["topic_title"])
-        duplicate = topic_id is not None and not self.ids.claim(sink, "topic", topic_id, section.line_of("id"))
-        saved_ids = self.ids
-        if duplicate:
-            # A copied topic file would repeat every item id; its own duplicate-topic line says enough.
-            self.ids = _FirstSeen()
-        tips = [self._tip(sink, line, item, topic_id or "", laws) for line, item in section.sequence("tips", 1)]
-        quiz = [self._question(sink, line, item, topic_id or "", laws) for line, item in section.sequence("quiz", 1)]
-        self.ids = saved_ids
-        if duplicate or not (topic_id and title):
-            return None
-        return Topic(
-            id=topic_id,
-            title=title,
-            tips=tuple(t for t in tips if t is not None),
-            quiz=tuple(q for q in quiz if q is not None),
-            title_en=section.text("title_en", 30),
-            emoji=section.text("emoji", 4),
-            summary=section.text("summary", LIMITS["summary"]),
-            order=section.integer("order") or 100,
-        )
-
-    def _tip(self, sink: ProblemSink, line: int, data: Any, topic_id: str, laws: dict[str, Law]) -> Tip | None:
-        s = Section(
-            sink,
-            "tip",
-            data,
-            line,
-            required=["id", "title", "body", "keywords", "source", "reviewed_on"],
-            optional=["image", "valid_until"],
-        )
-        tip_id = s.identifier()
-        if tip_id and not self.ids.claim(sink, "tip", tip_id, s.line_of("id")):
-            tip_id = None
-        title, body = s.text("title", LIMITS["tip_title"]), s.text("body", LIMITS["tip_body"])
-        keywords = [
-            kw
-            for kw_line, value in s.sequence("keywords", min_items=1)
-            if (kw := _keyword(sink, kw_line, value)) is not None
-        ]
-        sources = self._sources(sink, s, laws)
-        reviewed_on, valid_until = self._review_dates(sink, s, f"tip '{tip_id or '?'}'")
-        image = s.text("image")
-        if image is not None and not self._image_exists(image):
-            sink.error(s.line_of("image"), f"image '{image}' not found under the content directory")
-        if not (tip_id and title and body and keywords and sources and reviewed_on):
-            return None
-        return Tip(tip_id, topic_id, title, body, tuple(keywords), sources, reviewed_on, valid_until, image)
-
-    def _question(
-        self, sink: ProblemSink, line: int, data: Any, topic_id: str, laws: dict[str, Law]
-    ) -> QuizQuestion | None:
-        s = Section(
-            sink,
-            "quiz question",
-            data,
-            line,
-            required=["id", "question", "options", "answer", "explanation", "source", "reviewed_on"],
-            optional=["valid_until"],
-        )
-        qid = s.identifier()
-        if qid and not self.ids.claim(sink, "quiz question", qid, s.line_of("id")):
-            qid = None
-        question = s.text("question", LIMITS["question"])
-        raw_options = s.sequence("options", min_items=2, max_items=4)
-        options = [_option(sink, opt_line, value, i) for i, (opt_line, value) in enumerate(raw_options)]
-        answer = self._answer(sink, s, len(options))
-        explanation = s.text("explanation", LIMITS["explanation"])
-        sources = self._sources(sink, s, laws)
-        reviewed_on, valid_until = self._review_dates(sink, s, f"quiz question '{qid or '?'}'")
-        if not (
-            qid
-            and question
-            and options
-            and all(options)
-            and answer is not None
-            and explanation
-            and sources
-            and reviewed_on
-            and 2 <= len(options) <= 4
-        ):
-            return None
-        return QuizQuestion(
-            qid,
-            topic_id,
-            question,
-            tuple(o for o in options if o),
-            answer,
-            explanation,
-            sources,
-            reviewed_on,
-            valid_until,
-        )
-
-    def _answer(self, sink: ProblemSink, s: Section, option_count: int) -> int | None:
-        if not s.has("answer"):
-            return None
-        raw = str(s.data["answer"]).strip().upper()
-        line = s.line_of("answer")
-        if len(raw) != 1 or raw not in ANSWER_LETTERS:
-            sink.error(line, f"answer must be one letter A–D naming the correct option, got {s.data['answer']!r}")
-            return None
-        index = ANSWER_LETTERS.index(raw)
-        if option_count >= 2 and index >= option_count:
-            sink.error(
-                line,
-                f"answer {raw} is out of range: the question has only {option_count} options "
-                f"(A–{ANSWER_LETTERS[option_count - 1]})",
-            )
-            return None
-        return index
-
-    def _sources(self, sink: ProblemSink, s: Section, laws: dict[str, Law]) -> tuple[Citation, ...]:
-        citations = []
-        for line, item in s.sequence("source", min_items=1):
-            cs = Section(sink, "source", item, line, required=["law"], optional=["article"])
-            law_id, article = cs.text("law"), cs.text("article")
-            if law_id is None:
-                continue
-            law = laws.get(law_id)
-            if law is None:
-                sink.error(cs.line_of("law"), f"unknown law '{law_id}': add it to laws.yaml or use one of its ids")
-                continue
-            if law.repealed_on is not None and law.repealed_on <= self.today:
-                sink.error(
-                    cs.line_of("law"), f"law '{law_id}' was repealed on {law.repealed_on}: cite the law in force"
-                )
-                continue
-            if law.in_force_since > self.today:
-                sink.error(cs.line_of("law"), f"law '{law_id}' is not in force until {law.in_force_since}")
-                continue
-            if article is not None:
-                numbers = article_numbers(article)
-                if numbers is None:
-                    sink.error(
-                        cs.line_of("article"),
-                        f"article '{article}' is not in the form 第X条 (e.g. 第三十一条, 第三十一条第一款, "
-                        "第二百八十七条之二)",
-                    )
-                    continue
-                too_big = [n for n in numbers if law.articles is not None and n > law.articles]
-                if too_big:
-                    sink.error(
-                        cs.line_of("article"),
-                        f"article '{article}' does not exist: {law.short} has {law.articles} articles",
-                    )
-                    continue
-            citations.append(Citation(law, article))
-        return tuple(citations)
-
-    def _review_dates(self, sink: ProblemSink, s: Section, what: str) -> tuple[dt.date | None, dt.date | None]:
-        reviewed_on, valid_until = s.date("reviewed_on"), s.date("valid_until")
-        if reviewed_on and reviewed_on > self.today:
-            sink.error(s.line_of("reviewed_on"), f"reviewed_on {reviewed_on} is in the future")
-        if valid_until and valid_until < self.today:
-            sink.warning(s.line_of("valid_until"), f"{what} expired on {valid_until}; it is not served")
-        return reviewed_on, valid_until
-
-    def _image_exists(self, relative: str) -> bool:
-        path = (self.directory / relative).resolve()
-        return path.is_file() and self.directory.resolve() in path.parents
-
-
-def _keyword(sink: ProblemSink, line: int, value: Any) -> str | None:
-    return check_text(sink, value, line, "keyword", LIMITS["keyword"])
-
-
-def _option(sink: ProblemSink, line: int, value: Any, index: int) -> str | None:
-    return check_text(
-        sink, value, line, f"option {ANSWER_LETTERS[index] if index < 4 else index + 1}", LIMITS["option"]
-    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -23,15 +24,20 @@ Sheet = tuple[str, list[str], list[list[Any]]]  # name, header, rows
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+_ILLEGAL_IN_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # as openpyxl refuses them
+
+
 def safe_cell(value: Any) -> Any:
     """`value` as written to a sheet: text that could start a formula gets a leading `'`; numbers stay numbers.
 
     Names come from residents (a Telegram first name `=HYPERLINK(...)`) and notes from imported ledgers, so every
     text cell of every sheet goes through here, in the .xlsx and the CSVs alike.
     """
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    if not isinstance(value, str):
+        return value
+    # Control characters (a pasted name) are not allowed in the sheet's XML: openpyxl would refuse the file.
+    value = _ILLEGAL_IN_XML.sub("", value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def _safe_row(row: list[Any]) -> list[Any]:

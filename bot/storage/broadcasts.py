@@ -286,18 +286,31 @@ class BroadcastStore:
 
     async def record(
         self, broadcast_id: int, outcomes: Sequence[Outcome], events: Sequence[ReachEvent], now: int
-    ) -> None:
-        """One batch's outcomes and reach events, together or not at all."""
+    ) -> list[int]:
+        """One batch's outcomes and reach events, together or not at all; returns the residents whose row changed.
+
+        A recipient's reach event is written only when its row changed: a batch that another process took over
+        (and already recorded), or one recorded twice, adds nothing. A delivery that happened while an admin
+        cancelled the broadcast is still recorded as delivered, because it was: the counts stay true.
+        """
+        delivered_events = {e.resident_id: e for e in events}
+        changed: list[int] = []
         async with self._db.atomic() as tx:
-            await tx.executemany(
-                "UPDATE broadcast_recipients SET status = ?, reason = ?, attempts = attempts + ?, updated_at = ?"
-                " WHERE broadcast_id = ? AND resident_id = ? AND status = 'pending'",
-                [(o.status, o.reason, o.attempts, now, broadcast_id, o.resident_id) for o in outcomes],
-            )
-            blocked = [(o.resident_id,) for o in outcomes if o.status == "blocked"]
+            for o in outcomes:
+                written = await tx.execute(
+                    "UPDATE broadcast_recipients SET status = ?, reason = ?, attempts = attempts + ?, updated_at = ?"
+                    " WHERE broadcast_id = ? AND resident_id = ?"
+                    " AND (status = 'pending' OR (status = 'cancelled' AND ? = 'delivered'))",
+                    (o.status, o.reason, o.attempts, now, broadcast_id, o.resident_id, o.status),
+                )
+                if written.rowcount == 1:
+                    changed.append(o.resident_id)
+            blocked = [(o.resident_id,) for o in outcomes if o.status == "blocked" and o.resident_id in changed]
             if blocked:
                 await tx.executemany("UPDATE residents SET blocked = 1 WHERE id = ?", blocked)
-            await write_events(tx, [event_row(e, now) for e in events], self._db.zone_offset)
+            rows = [event_row(delivered_events[r], now) for r in changed if r in delivered_events]
+            await write_events(tx, rows, self._db.zone_offset)
+        return changed
 
     async def finish_if_done(self, broadcast_id: int, now: int) -> bool:
         async with self._db.atomic() as tx:

@@ -175,8 +175,9 @@ class WeComChannel:
         if kind == "text":
             text = fields.get("Content", "")
             menu = await self.state.choices(_menu_key(user))
-            if menu and text.strip().isdigit() and 1 <= int(text.strip()) <= len(menu):
-                return Incoming(CHANNEL, user, display_name=user, button=menu[int(text.strip()) - 1])
+            number = text.strip()
+            if menu and number.isascii() and number.isdigit() and 1 <= int(number) <= len(menu):
+                return Incoming(CHANNEL, user, display_name=user, button=menu[int(number) - 1])
             return Incoming.from_text(CHANNEL, user, text, display_name=user)
         if kind == "event":
             event = fields.get("Event", "")
