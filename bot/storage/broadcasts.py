@@ -294,17 +294,31 @@ class BroadcastStore:
         cancelled the broadcast is still recorded as delivered, because it was: the counts stay true.
         """
         delivered_events = {e.resident_id: e for e in events}
-        changed: list[int] = []
+        if not outcomes:
+            return []
         async with self._db.atomic() as tx:
-            for o in outcomes:
-                written = await tx.execute(
-                    "UPDATE broadcast_recipients SET status = ?, reason = ?, attempts = attempts + ?, updated_at = ?"
-                    " WHERE broadcast_id = ? AND resident_id = ?"
-                    " AND (status = 'pending' OR (status = 'cancelled' AND ? = 'delivered'))",
-                    (o.status, o.reason, o.attempts, now, broadcast_id, o.resident_id, o.status),
+            # Which rows this batch may still change, read in the same write transaction as the update.
+            marks = ", ".join("?" * len(outcomes))
+            current = {
+                row[0]: row[1]
+                for row in await tx.fetchall(
+                    "SELECT resident_id, status FROM broadcast_recipients"
+                    f" WHERE broadcast_id = ? AND resident_id IN ({marks})",
+                    (broadcast_id, *(o.resident_id for o in outcomes)),
                 )
-                if written.rowcount == 1:
-                    changed.append(o.resident_id)
+            }
+            updates = [
+                o
+                for o in outcomes
+                if current.get(o.resident_id) == "pending"
+                or (current.get(o.resident_id) == "cancelled" and o.status == "delivered")
+            ]
+            await tx.executemany(
+                "UPDATE broadcast_recipients SET status = ?, reason = ?, attempts = attempts + ?, updated_at = ?"
+                " WHERE broadcast_id = ? AND resident_id = ?",
+                [(o.status, o.reason, o.attempts, now, broadcast_id, o.resident_id) for o in updates],
+            )
+            changed = [o.resident_id for o in updates]
             blocked = [(o.resident_id,) for o in outcomes if o.status == "blocked" and o.resident_id in changed]
             if blocked:
                 await tx.executemany("UPDATE residents SET blocked = 1 WHERE id = ?", blocked)
