@@ -152,7 +152,10 @@ class Settings:
     timezone: str = "Asia/Shanghai"  # the town's clock: campaign times and --at are read in it
     broadcast_rate: float = 25.0  # messages per second for broadcasts (Telegram allows about 30)
     broadcast_batch: int = 25  # recipients per batch: also the most a crash can send twice
+    flood_limit: int = 30  # messages and presses per resident per minute; beyond it a polite pause, no replies
     broadcast_lease: int = 30  # seconds before another process may resume a broadcast whose sender went silent
+    flush_interval: float = 0.05  # seconds a delivery's reach event waits at most before it is committed
+    flush_size: int = 500  # buffered reach events that start a commit at once
     telegram_quiz_polls: bool = False  # quiz questions as native Telegram quiz polls instead of buttons
     wecom_corp_id: str = ""
     wecom_agent_id: int = 0
@@ -195,7 +198,10 @@ class Settings:
             timezone=_zone(get("BOT_TIMEZONE") or "Asia/Shanghai"),
             broadcast_rate=_number(get("BROADCAST_RATE") or "25", "BROADCAST_RATE", 0.1, 100_000),
             broadcast_batch=int(_number(get("BROADCAST_BATCH") or "25", "BROADCAST_BATCH", 1, 1000)),
+            flood_limit=int(_number(get("BOT_FLOOD_LIMIT") or "30", "BOT_FLOOD_LIMIT", 1, 10000)),
             broadcast_lease=int(_number(get("BROADCAST_LEASE") or "30", "BROADCAST_LEASE", 1, 3600)),
+            flush_interval=_number(get("BOT_FLUSH_INTERVAL") or "0.05", "BOT_FLUSH_INTERVAL", 0.001, 10),
+            flush_size=int(_number(get("BOT_FLUSH_SIZE") or "500", "BOT_FLUSH_SIZE", 1, 100_000)),
             telegram_quiz_polls=_flag(get("TELEGRAM_QUIZ_POLLS"), "TELEGRAM_QUIZ_POLLS"),
             wecom_corp_id=get("WECOM_CORP_ID") or "",
             wecom_agent_id=int(_number(get("WECOM_AGENT_ID") or "0", "WECOM_AGENT_ID", 0, 10**10)),

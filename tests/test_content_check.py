@@ -19,7 +19,9 @@ from .conftest import CONTENT, REPO, TODAY
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-EXPECTED_BROKEN = [
+EXPECTED_BROKEN = [  # a file that cannot be parsed at all is the root cause: it comes first
+    "broken/topics/gamma.yaml:7: YAML syntax error: found unexpected end of stream "
+    "(while scanning a quoted scalar that starts on line 5)",
     "broken/places.yaml:9: place kind 'town' is not one of village, community, school",
     "broken/places.yaml:13: a school has 'enrolment', not 'population'",
     "broken/topics/alpha.yaml:4: tip is missing required key 'title'",
@@ -39,8 +41,6 @@ EXPECTED_BROKEN = [
     "broken/topics/beta.yaml:4: duplicate tip id 'alpha-two' (first defined at broken/topics/alpha.yaml:12)",
     "broken/topics/beta.yaml:6: 'body' of tip is too long: 320 characters, at most 300",
     "broken/topics/beta.yaml:11: 'quiz' of topic must have at least 1 items, has 0",
-    "broken/topics/gamma.yaml:7: YAML syntax error: found unexpected end of stream "
-    "(while scanning a quoted scalar that starts on line 5)",
 ]
 
 
@@ -200,3 +200,35 @@ def test_campaign_problems_are_reported_by_line(tmp_path: Path) -> None:
     assert f"{path}:7: audience 'place:mars': no place with id 'mars'" in problems
     assert f"{path}:7: audience 'everyone' is not all, topic:ID, place:ID or lang:zh-CN|en" in problems
     assert f"{path}:8: a campaign needs exactly one of 'item' (a tip id) or 'text'" in problems
+
+
+def test_a_broken_laws_file_is_named_first_and_does_not_cascade(tmp_path: Path) -> None:
+    """One YAML error in laws.yaml: the editor sees it first, not a hundred 'unknown law' lines in other files."""
+    target = tmp_path / "content"
+    shutil.copytree(CONTENT, target)
+    laws = target / "laws.yaml"
+    laws.write_text(laws.read_text(encoding="utf-8") + "\n  - id: [unclosed\n", encoding="utf-8")
+    report = check_directory(target, TODAY)
+    assert report.failed
+    assert "laws.yaml" in report.lines[0] and "YAML syntax error" in report.lines[0]
+    assert not any("unknown law" in line for line in report.lines), report.lines[:5]
+
+
+async def test_a_refused_reload_logs_the_problems_not_just_their_count(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGHUP and /reload: the operator's log says what is wrong, by file and line."""
+    import logging
+
+    from bot.content.store import ContentStore
+
+    target = tmp_path / "content"
+    shutil.copytree(CONTENT, target)
+    store = ContentStore.load(target, lambda: TODAY)
+    topic = target / "topics" / "drowning.yaml"
+    topic.write_text(topic.read_text(encoding="utf-8") + "\n  - id: [unclosed\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="bot.content.store"):
+        result = await store.reload()
+    assert result.catalog is None and store.catalog.topic("drowning") is not None  # old content keeps serving
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "drowning.yaml:" in logged and "YAML syntax error" in logged

@@ -280,9 +280,36 @@ def test_every_action_and_every_listed_command_has_a_route(core: Core) -> None:
 async def test_every_button_with_unknown_arguments_is_answered_not_crashed(core: Core) -> None:
     from bot.core.payloads import ARITY
 
-    chat = Chat(core, "presser")
-    await chat.say("/start")
     for action in Action:
+        chat = Chat(core, f"presser-{action.value}")  # one resident each: within the flood limit
         replies = await chat.press_payload(encode(action, *["999"] * ARITY.get(action, 0)))
         assert replies, action
         assert "小问题" not in texts(replies), (action, texts(replies))  # never the apology
+
+
+async def test_a_flood_gets_one_polite_pause_and_no_unanswered_noise(
+    storage: Storage, content: ContentStore, settings: Settings
+) -> None:
+    import dataclasses
+
+    core = Core(storage, content, dataclasses.replace(settings, flood_limit=5), lambda: TODAY)
+    chat = Chat(core, "flooder")
+    answered = [await chat.say(f"随便问问第{n}个问题") for n in range(300)]
+    assert all(answered[n] for n in range(5))  # within the limit: answered
+    assert "太快" in texts(answered[5]) and not any(answered[6:])  # one notice, then silence
+    assert len(await storage.questions.unanswered()) <= 5  # the editors' list is not flooded
+    other = Chat(core, "neighbour")
+    assert await other.say("你好")  # one resident's flood does not silence the others
+
+
+async def test_an_admin_button_in_a_group_posts_nothing_there(
+    storage: Storage, content: ContentStore, settings: Settings
+) -> None:
+    import dataclasses
+
+    from bot.config import Identity
+
+    core = Core(storage, content, dataclasses.replace(settings, admins=frozenset({Identity("console", "boss")})))
+    chat = Chat(core, "boss", private=False)
+    replies = await chat.press_payload(encode(Action.ADMIN_RELOAD))
+    assert "私聊" in texts(replies) and "专题" not in texts(replies)

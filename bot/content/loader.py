@@ -52,6 +52,7 @@ class _Loader:
         self.problems: list[Problem] = []
         self.ids = FirstSeen()
         self.files = 0
+        self.roots: list[Problem] = []  # files that could not be parsed at all
         self.items = ItemReader(directory, today, self.ids)
 
     def run(self) -> LoadResult:
@@ -64,7 +65,10 @@ class _Loader:
         campaigns = self._load_campaigns(topics, places)
         urgent = self._load_urgent(laws)
         synonyms = self._load_synonyms()
-        self.problems.sort(key=lambda p: (p.file, p.line))
+        # A file that cannot be read at all is the root cause of what follows from it: name it first.
+        self.problems = sorted(self.roots, key=lambda p: (p.file, p.line)) + sorted(
+            self.problems, key=lambda p: (p.file, p.line)
+        )
         if has_errors(self.problems):
             return LoadResult(None, self.problems, self.files)
         catalog = Catalog(
@@ -95,15 +99,15 @@ class _Loader:
             result = parse_yaml(path)
         except YamlSyntaxError as exc:
             sink.error(exc.line, exc.message)
-            self.problems.extend(sink.problems)
+            self.roots.extend(sink.problems)
             return None
         except UnicodeDecodeError:
             sink.error(1, "file is not UTF-8 text (save it as UTF-8)")
-            self.problems.extend(sink.problems)
+            self.roots.extend(sink.problems)
             return None
         except OSError as exc:
             sink.error(1, f"cannot read file: {exc.strerror}")
-            self.problems.extend(sink.problems)
+            self.roots.extend(sink.problems)
             return None
         for line, key in result.duplicate_keys:
             sink.error(line, f"key '{key}' appears twice in the same mapping")
@@ -129,6 +133,7 @@ class _Loader:
             return laws
         parsed = self._parse(path)
         if parsed is None:
+            self.items.laws_unreadable = True  # every citation would be "unknown": the file's own error says it
             return laws
         sink, data = parsed
         top = Section(sink, "laws file", data, 1, required=["laws"])

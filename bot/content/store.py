@@ -45,7 +45,10 @@ class ContentStore:
         """Load the directory again; on any error keep serving the old catalog."""
         result = await asyncio.to_thread(load_catalog, self.directory, self._today())
         if result.catalog is None:
-            log.warning("content reload refused: %d problem(s); old content keeps serving", len(result.problems))
+            errors = [p for p in result.problems if p.severity is Severity.ERROR]
+            log.warning("content reload refused: %d error(s); the old content keeps serving", len(errors))
+            for problem in errors[:10]:  # the editor's first causes, as `content check` prints them
+                log.warning("content: %s", problem)
         else:
             self._catalog = result.catalog
             log.info("content reloaded: %d topics", len(result.catalog.topics))

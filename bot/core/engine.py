@@ -23,6 +23,7 @@ from bot.core.admin_flow import BroadcastFlow
 from bot.core.admin_stats import StatsFlow
 from bot.core.answers import AnswerFlow
 from bot.core.events import Button, Incoming, Reply, Text
+from bot.core.flood import FloodGate, Verdict
 from bot.core.payloads import ADMIN_ACTIONS, Action, decode, encode
 from bot.core.quiz import QuizContext, QuizFlows
 from bot.core.resident_settings import SettingsFlow
@@ -53,6 +54,7 @@ class Core:
         self.settings = settings
         self._today = today
         self.channel_state = ChannelState(storage)
+        self.flood = FloodGate(settings.flood_limit)
         self.broadcasts = BroadcastFlow(storage, settings)
         self.admin_stats = StatsFlow(storage, settings)
         self.answers = AnswerFlow(storage)
@@ -130,7 +132,7 @@ class Core:
             Action.REVIEW: Route(quiz(lambda turn, ctx: self.quiz.review(ctx)), **private),
             Action.RANK: Route(quiz(lambda turn, ctx: self.quiz.rank(ctx))),
             Action.CERTIFICATE: Route(quiz(lambda turn, ctx: self.quiz.certificate(ctx)), **private),
-            Action.ADMIN_RELOAD: Route(self._reload, admin_only=True),
+            Action.ADMIN_RELOAD: Route(self._reload, private_only=True, admin_only=True),
         }
         for action in ADMIN_ACTIONS - {Action.ADMIN_RELOAD}:  # the /broadcast dialog's steps
             routes[action] = Route(self._broadcast_button, private_only=True, admin_only=True)
@@ -182,6 +184,9 @@ class Core:
             catalog=self.content.catalog,
             today=self._today(),
         )
+        verdict = self.flood.check(resident.id) if not self._is_admin(turn) else Verdict.ALLOW
+        if verdict is not Verdict.ALLOW:
+            return Outcome(turn.resident, [Text(turn.t("fallback.flood"))] if verdict is Verdict.WARN else [])
         try:
             replies = await self._route(turn)
         except Exception:
