@@ -8,10 +8,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     BOT_CONTENT_DIR=/app/content
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY bot ./bot
 COPY content ./content
-RUN pip install . \
+RUN pip install -c constraints.txt . \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin pufa \
     && mkdir -p /data && chown pufa /data
 
