@@ -153,6 +153,7 @@ class Settings:
     broadcast_rate: float = 25.0  # messages per second for broadcasts (Telegram allows about 30)
     broadcast_batch: int = 25  # recipients per batch: also the most a crash can send twice
     flood_limit: int = 30  # messages and presses per resident per minute; beyond it a polite pause, no replies
+    shutdown_grace: float = 5.0  # seconds a stop waits for replies and the broadcast batch in hand, then exits
     broadcast_lease: int = 30  # seconds before another process may resume a broadcast whose sender went silent
     flush_interval: float = 0.05  # seconds a delivery's reach event waits at most before it is committed
     flush_size: int = 500  # buffered reach events that start a commit at once
@@ -199,6 +200,7 @@ class Settings:
             broadcast_rate=_number(get("BROADCAST_RATE") or "25", "BROADCAST_RATE", 0.1, 100_000),
             broadcast_batch=int(_number(get("BROADCAST_BATCH") or "25", "BROADCAST_BATCH", 1, 1000)),
             flood_limit=int(_number(get("BOT_FLOOD_LIMIT") or "30", "BOT_FLOOD_LIMIT", 1, 10000)),
+            shutdown_grace=_number(get("BOT_SHUTDOWN_GRACE") or "5", "BOT_SHUTDOWN_GRACE", 0.1, 600),
             broadcast_lease=int(_number(get("BROADCAST_LEASE") or "30", "BROADCAST_LEASE", 1, 3600)),
             flush_interval=_number(get("BOT_FLUSH_INTERVAL") or "0.05", "BOT_FLUSH_INTERVAL", 0.001, 10),
             flush_size=int(_number(get("BOT_FLUSH_SIZE") or "500", "BOT_FLUSH_SIZE", 1, 100_000)),

@@ -53,9 +53,12 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
                 ready.set()
             await stop.wait()
         finally:
+            # Docker kills 10 s after SIGTERM: finish what is in hand for a few seconds, then stop anyway, so
+            # the reach events are flushed before the kill (the storage closes after this block).
+            deadline = asyncio.get_running_loop().time() + settings.shutdown_grace
             if worker is not None:
-                await worker.stop()  # the batch in hand is finished and recorded first
-            await running.stop()
+                await _until(deadline, worker.stop(), "the broadcast batch in hand")  # recorded, or resent later
+            await _until(deadline, running.stop(), "replies in hand")
             log.info("stopped; flushing reach events")
 
 
@@ -169,6 +172,14 @@ async def _start_telegram(app: App, settings: Settings) -> tuple[Channel, list[W
             await telegram.stop()
         raise
     return telegram, servers
+
+
+async def _until(deadline: float, step: Awaitable[None], what: str) -> None:
+    remaining = max(0.5, deadline - asyncio.get_running_loop().time())
+    try:
+        await asyncio.wait_for(step, remaining)
+    except TimeoutError:
+        log.warning("shutdown: gave up waiting for %s after the grace period (BOT_SHUTDOWN_GRACE)", what)
 
 
 def _brief(exc: BaseException) -> str:

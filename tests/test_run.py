@@ -212,3 +212,72 @@ async def test_a_second_bot_on_the_same_database_refuses_to_start(fake: FakeTele
         assert first.poll() is None  # the first one keeps serving
     finally:
         await stop_bot(first)
+
+
+async def test_sigterm_exits_within_the_grace_even_with_replies_queued_behind_the_pacer(tmp_path: Path) -> None:
+    """One WeCom member owed 40 replies (the per-member pacer holds the last ten for a minute): SIGTERM still
+    exits within BOT_SHUTDOWN_GRACE and a little, and the replies already sent keep their reach events."""
+    import aiohttp
+
+    from bot.channels.wecom.crypto import WeComCrypto, signature
+
+    from .fakes.wecom_api import FakeWeCom
+    from .test_wecom_crypto import AES_KEY, CORP_ID, TOKEN
+
+    wecom = FakeWeCom(corp_id=CORP_ID)
+    await wecom.start()
+    port = free_port()
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": "",
+        "BOT_DB": str(tmp_path / "bot.sqlite3"),
+        "BOT_CONTENT_DIR": str(CONTENT),
+        "WECOM_CORP_ID": CORP_ID,
+        "WECOM_AGENT_ID": "1000002",
+        "WECOM_SECRET": wecom.secret,
+        "WECOM_TOKEN": TOKEN,
+        "WECOM_AES_KEY": AES_KEY,
+        "WECOM_API_BASE_URL": wecom.base_url,
+        "WECOM_LISTEN": f"127.0.0.1:{port}",
+        "BOT_SHUTDOWN_GRACE": "2",
+    }
+    process = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once; we wait with to_thread
+        [sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )
+    crypto = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for number in range(20):  # each /tip is a tip text and its button card: 40 messages
+                now = str(int(time.time()))
+                encrypted = crypto.encrypt(
+                    f"<xml><ToUserName>{CORP_ID}</ToUserName><FromUserName>qianqi</FromUserName>"
+                    f"<CreateTime>{now}</CreateTime><MsgType>text</MsgType><Content>/tip</Content>"
+                    f"<MsgId>{9000 + number}</MsgId><AgentID>1000002</AgentID></xml>"
+                )
+                body = f"<xml><ToUserName>{CORP_ID}</ToUserName><Encrypt>{encrypted}</Encrypt></xml>"
+                params = {"msg_signature": signature(TOKEN, now, "7", encrypted), "timestamp": now, "nonce": "7"}
+                for _ in range(100):  # the first post waits for the server to listen
+                    try:
+                        async with session.post(
+                            f"http://127.0.0.1:{port}/wecom/callback", params=params, data=body.encode()
+                        ) as response:
+                            assert response.status == 200
+                            break
+                    except aiohttp.ClientConnectionError:
+                        await asyncio.sleep(0.1)
+        await wecom.wait_sent(30, timeout=15)  # the member's minute is full; the rest wait behind the pacer
+        await asyncio.sleep(0.5)
+        sent_before_stop = len(wecom.sent())
+        assert sent_before_stop < 40
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(process.wait, 30)
+        took = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+        await wecom.stop()
+    assert code == 0 and took < 2 + 3, took
+    tips = sqlite3.connect(tmp_path / "bot.sqlite3").execute("SELECT COUNT(*) FROM reach_events").fetchone()[0]
+    assert 1 <= tips <= 20  # every tip that went out is counted; none that did not

@@ -86,9 +86,15 @@ class WeComChannel:
         await self.client.start()
 
     async def stop(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.client.close()
+        """Finish the replies in hand, but only for as long as the runner allows (it cancels us after its grace);
+        whatever was not sent by then is dropped, the reach events of what was sent are kept."""
+        try:
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await self.client.close()
 
     # -- callbacks -----------------------------------------------------------------------------
 
