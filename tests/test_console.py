@@ -49,8 +49,9 @@ def test_scripted_session_shows_each_step_and_records_exactly_its_deliveries(tmp
     out = chat(tmp_path / "scratch.sqlite3", steps).stdout
     steps.append(choice(out, "🛡️ 反电信网络诈骗"))
     steps.append(choice(chat(tmp_path / "scratch2.sqlite3", steps).stdout, "下一条 ▶"))
-    steps.append("/unsubscribe")
-    steps.append(choice(chat(tmp_path / "scratch3.sqlite3", steps).stdout, "✅ 禁毒"))
+    steps.append("/menu")
+    steps.append(choice(chat(tmp_path / "scratch3.sqlite3", steps).stdout, "🔔 订阅管理"))
+    steps.append(choice(chat(tmp_path / "scratch4.sqlite3", steps).stdout, "✅ 禁毒"))
 
     db.unlink(missing_ok=True)
     result = chat(db, steps)
@@ -79,18 +80,22 @@ def test_scripted_session_shows_each_step_and_records_exactly_its_deliveries(tmp
     raw.close()
 
     # A second session for the same user remembers place and subscriptions.
-    second = chat(db, ["/start", "/settings", "/unsubscribe"])
+    second_steps = ["/start", "/settings", "/menu"]
+    second_steps.append(choice(chat(tmp_path / "scratch5.sqlite3", second_steps).stdout, "🔔 订阅管理"))
+    second = chat(db, second_steps)
     assert second.returncode == 0
     assert "欢迎回来" in second.stdout and "跳过" not in second.stdout
     assert "所在地：河西村" in second.stdout
     assert "🔕 禁毒" in second.stdout and "✅ 反电信网络诈骗" in second.stdout
 
 
-def test_out_of_range_number_and_end_of_input_are_handled(tmp_path: Path) -> None:
-    result = chat(tmp_path / "db.sqlite3", ["/start", "99", "hello"])
+def test_a_number_that_is_no_button_is_read_as_a_message_and_end_of_input_is_handled(tmp_path: Path) -> None:
+    """96110 typed while buttons are shown is the anti-fraud hotline, not a wrong menu number."""
+    result = chat(tmp_path / "db.sqlite3", ["/start", "96110", "明天会下雨吗"])
     assert result.returncode == 0
-    assert "请输入 1–" in result.stdout
-    assert "还没找到相关的普法内容" in result.stdout  # "hello" is a question no tip answers
+    assert "请输入 1–" not in result.stdout and "Traceback" not in result.stderr
+    assert "96110" in result.stdout.split("> 96110", 1)[1].split("> 明天", 1)[0]  # an answer about the hotline
+    assert "还没找到相关的普法内容" in result.stdout  # a question no tip answers
 
 
 def test_english_console(tmp_path: Path) -> None:

@@ -126,7 +126,7 @@ async def test_a_tip_removed_by_reload_answers_stale_and_bad_reload_keeps_old(tm
 async def test_unsubscribe_one_topic_then_everything_then_resubscribe(core: Core, storage: Storage) -> None:
     chat = Chat(core, "gina")
     await chat.say("/start")
-    replies = await chat.say("/unsubscribe")
+    replies = await chat.press_payload(encode(Action.SUBSCRIPTIONS))  # per-topic choices live in 订阅管理
     assert "全部专题" in texts(replies)
     replies = await chat.press("禁毒")
     assert isinstance(replies[0], Toast) and "已退订「禁毒」" in replies[0].text

@@ -152,7 +152,8 @@ async def test_a_restart_mid_quiz_resumes_at_the_same_question(
     storage = await Storage.open(tmp_path / "bot.sqlite3")  # the "restarted" bot
     core = Core(storage, content, settings, lambda: TODAY)
     chat = Chat(core, "sam")
-    replies = await chat.say("/quiz")
+    await chat.say("/quiz")  # the menu, with 「继续上次」 on top
+    replies = await chat.press("继续上次")
     assert "继续上次没答完的题" in texts(replies)
     resumed = current_question(replies)
     assert (resumed.text, resumed.options, resumed.payloads) == (question.text, question.options, question.payloads)

@@ -79,13 +79,9 @@ class ConsoleChat:
     def _event(self, line: str) -> Incoming | None:
         details = {"display_name": self.user, "language": self.language}
         stripped = line.strip()
-        if stripped.isdigit() and self.buttons:
-            index = int(stripped)
-            if 1 <= index <= len(self.buttons):
-                return Incoming(CHANNEL, self.user, button=self.buttons[index - 1].payload, **details)
-            t = translator(normalize_language(self.language))
-            self._print(t("console.choose_range", count=len(self.buttons)))
-            return None
+        if stripped.isascii() and stripped.isdigit() and self.buttons and 1 <= int(stripped) <= len(self.buttons):
+            return Incoming(CHANNEL, self.user, button=self.buttons[int(stripped) - 1].payload, **details)
+        # Any other text, a number like 96110 included, is a message: the core reads it as a question.
         return Incoming.from_text(CHANNEL, self.user, line, **details)
 
     async def _send(self, reply: Reply) -> bool:

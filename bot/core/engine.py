@@ -8,6 +8,7 @@ saying who may use it and where. Nothing here imports a channel library.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -23,6 +24,7 @@ from bot.core.admin_flow import BroadcastFlow
 from bot.core.admin_stats import StatsFlow
 from bot.core.answers import AnswerFlow
 from bot.core.events import Button, Incoming, Reply, Text
+from bot.core.first_contact import Wish, read_wish
 from bot.core.flood import FloodGate, Verdict
 from bot.core.payloads import ADMIN_ACTIONS, Action, decode, encode
 from bot.core.quiz import QuizContext, QuizFlows
@@ -84,7 +86,7 @@ class Core:
             "place": Route(you.place, **private),
             "language": Route(you.language, **private),
             "subscribe": Route(you.subscribe, **private),
-            "unsubscribe": Route(you.subscriptions, **private),
+            "unsubscribe": Route(you.unsubscribe, **private),
             "quiz": Route(quiz(lambda turn, ctx: self.quiz.command(ctx, turn.event.args)), **private),
             "daily": Route(quiz(lambda turn, ctx: self.quiz.daily(ctx)), **private),
             "review": Route(quiz(lambda turn, ctx: self.quiz.review(ctx)), **private),
@@ -213,16 +215,33 @@ class Core:
                     )
                 ]
             return await self._follow(route, turn)
-        if turn.created:
-            return await self._start(turn)
         if event.text and self._is_admin(turn) and await self.broadcasts.wants_text(turn.resident):
             return await self.broadcasts.text(turn.resident, turn.t, turn.catalog, event.text)
+        wish = read_wish(event.text)
+        if wish is Wish.UNSUBSCRIBE:
+            return await self.resident_settings.unsubscribe(turn)
+        if wish is Wish.SUBSCRIBE:
+            return await self.resident_settings.subscribe(turn)
+        if wish is Wish.GREETING or (turn.created and event.text is None):
+            return await self._start(turn)
         if event.text is None:  # a sticker, photo, voice message...
             return [Text(turn.t("fallback.non_text"), buttons=screens.main_menu(turn.t).buttons)]
         answered = await self.answers.answer(turn.t, turn.catalog, turn.today, event.text)
+        if turn.created:
+            # First words first: a newcomer's first message is answered as what it is (an emergency gets its
+            # steps at once); registration is offered after it, never in its place.
+            return await self._first_contact(turn, answered)
         if answered is not None:
             return answered
         return [Text(turn.t("fallback.unknown_text"), buttons=screens.main_menu(turn.t).buttons)]
+
+    async def _first_contact(self, turn: Turn, answered: list[Reply] | None) -> list[Reply]:
+        if answered is None:
+            return [Text(turn.t("welcome.not_found")), *await self._start(turn)]
+        if turn.event.private_chat and turn.catalog.places and not turn.resident.place_asked:
+            picker = screens.place_picker(turn.t, turn.catalog, 0, onboarding=True)
+            return [*answered, dataclasses.replace(picker, body=turn.t("welcome.offer"))]
+        return answered
 
     async def _follow(self, route: Route, turn: Turn) -> list[Reply]:
         if route.private_only and not turn.event.private_chat:

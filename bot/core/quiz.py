@@ -90,14 +90,14 @@ class QuizFlows:
         ]
 
     async def command(self, ctx: QuizContext, args: str) -> list[Reply]:
-        """/quiz resumes an unfinished quiz or shows the menu; /quiz 禁毒 starts that topic."""
+        """/quiz shows the menu (continue the open quiz, or another); /quiz 禁毒 starts that topic."""
         if args.strip():
             topic = find_topic(ctx.catalog, args.strip())
             if topic is None:
                 head = Text(ctx.t("quiz.unknown_topic", name=args.strip()[:20]))
                 return [head, *await self.menu(ctx)]
             return await self.start_topic(ctx, topic.id)
-        return await self.resume(ctx)
+        return await self.menu(ctx)  # with 「继续上次」 on top when a quiz is open: the resident chooses
 
     async def resume(self, ctx: QuizContext) -> list[Reply]:
         """Continue the unfinished quiz at its current question, or show the menu when there is none."""

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from bot.core import screens
-from bot.core.events import Reply, Text, Toast
+from bot.core.events import Button, Reply, Text, Toast
+from bot.core.payloads import Action, encode
 from bot.core.turn import Turn, stale
 from bot.i18n import translator
 from bot.storage import Storage
+
+_LANGUAGE_WORDS = {
+    "zh": "zh-CN", "zh-cn": "zh-CN", "cn": "zh-CN", "中文": "zh-CN", "汉语": "zh-CN", "chinese": "zh-CN",
+    "en": "en", "english": "en", "英文": "en", "英语": "en",
+}  # fmt: skip
 
 
 class SettingsFlow:
@@ -42,12 +48,19 @@ class SettingsFlow:
     # -- language ------------------------------------------------------------------------------
 
     async def language(self, turn: Turn) -> list[Reply]:
+        """`/language` shows the choice; `/language en` (or zh, 中文, English) sets it at once."""
+        wanted = _LANGUAGE_WORDS.get(turn.event.args.strip().lower()) if turn.event.args.strip() else None
+        if wanted is not None:
+            return await self._switch_language(turn, wanted)
         return [screens.language_picker(turn.t)]
 
     async def set_language(self, turn: Turn) -> list[Reply]:
         language = {"zh": "zh-CN", "en": "en"}.get(turn.payload.arg if turn.payload else "")
         if language is None:
             return stale(turn)
+        return await self._switch_language(turn, language)
+
+    async def _switch_language(self, turn: Turn, language: str) -> list[Reply]:
         await self.residents.update(turn.resident.id, language=language)
         t = translator(language)
         return [Text(t("settings.language_set")), screens.main_menu(t)]
@@ -63,6 +76,22 @@ class SettingsFlow:
         return [
             Text(turn.t("subscriptions.subscribed_all")),
             screens.subscriptions_view(turn.t, turn.catalog, True, set()),
+        ]
+
+    async def unsubscribe(self, turn: Turn) -> list[Reply]:
+        """/unsubscribe, 退订, TD, 不要再发了 …: every reminder stops in one step, with a one-press way back."""
+        await self.residents.update(turn.resident.id, subscribed=False)
+        return [
+            Text(
+                turn.t("subscriptions.unsubscribed_all"),
+                buttons=(
+                    (Button(turn.t("subscriptions.resubscribe"), encode(Action.SUBSCRIBE_ALL)),),
+                    (
+                        Button(turn.t("subscriptions.by_topic"), encode(Action.SUBSCRIPTIONS)),
+                        screens.menu_button(turn.t),
+                    ),
+                ),
+            )
         ]
 
     async def unsubscribe_all(self, turn: Turn) -> list[Reply]:

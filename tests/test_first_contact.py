@@ -1,0 +1,182 @@
+"""First contact: a newcomer's first words answered as what they are, an opt-out that works, no dead ends."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.content.store import ContentStore
+from bot.core.engine import Core
+from bot.core.events import Question
+from bot.storage import Audience, Storage
+
+from .conftest import CONTENT, REPO
+from .fakes.telegram_api import FakeTelegram
+from .fakes.wecom_api import FakeWeCom
+from .helpers import Chat, labels, texts
+
+SCAM_NOW = "我刚刚被骗转了五千块钱怎么办"
+
+
+# -- the core: every channel goes through it ------------------------------------------------------
+
+
+async def test_a_newcomers_urgent_first_message_gets_the_urgent_steps_first(core: Core, storage: Storage) -> None:
+    replies = await Chat(core, "new1").say(SCAM_NOW)
+    assert replies[0].title and "正在被骗" in replies[0].title and "110" in replies[0].body  # type: ignore[union-attr]
+    assert "跳过" in labels(replies[-1])  # the place is offered after the answer, never in its place
+    resident = await storage.residents.find("console", "new1")
+    assert resident is not None and not resident.place_asked
+
+
+async def test_a_newcomers_question_gets_the_answer_and_a_greeting_the_welcome(core: Core) -> None:
+    replies = await Chat(core, "new2").say("刷单是真的吗")
+    assert "刷单" in (replies[0].title or "")  # type: ignore[union-attr]
+    welcome = await Chat(core, "new3").say("你好")
+    assert "普法小助手" in texts(welcome) and "跳过" in labels(welcome[-1])
+
+
+async def test_ignoring_the_place_picker_and_asking_again_gets_an_answer(core: Core) -> None:
+    chat = Chat(core, "new4")
+    await chat.say("你好")
+    replies = await chat.say("刷单是真的吗")
+    assert "刷单" in (replies[0].title or "") and "跳过" not in texts(replies)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("words", ["/unsubscribe", "退订", "TD", "T", "取消订阅", "不要再发了", "别发了"])
+async def test_each_way_of_saying_stop_unsubscribes_in_one_step(core: Core, storage: Storage, words: str) -> None:
+    chat = Chat(core, "stopper")
+    await chat.say("/start")
+    replies = await chat.say(words)
+    assert len(replies) == 1 and "已退订" in texts(replies)
+    resident = await storage.residents.find("console", "stopper")
+    assert resident is not None and not resident.subscribed
+    back = await chat.press("重新订阅")  # the one-press way back
+    assert "已恢复" in texts(back)
+    resident = await storage.residents.find("console", "stopper")
+    assert resident is not None and resident.subscribed
+
+
+async def test_a_story_that_mentions_stopping_is_still_a_question(core: Core, storage: Storage) -> None:
+    chat = Chat(core, "storyteller")
+    await chat.say("/start")
+    await chat.say("骗子打电话叫我别发了赶紧转钱")
+    resident = await storage.residents.find("console", "storyteller")
+    assert resident is not None and resident.subscribed
+
+
+async def test_unsubscribed_residents_are_skipped_by_a_broadcast_and_subscribe_brings_them_back(
+    core: Core, storage: Storage
+) -> None:
+    from bot.broadcasting.worker import BroadcastSettings, BroadcastWorker
+    from bot.config import Identity
+    from bot.core.sending import DELIVERED, SendResult
+
+    class Recorder:  # a channel at the network edge that records who got what
+        name, bulk_size = "console", 1
+
+        def __init__(self) -> None:
+            self.got: list[str] = []
+
+        async def start(self) -> None: ...
+
+        async def stop(self) -> None: ...
+
+        async def deliver(self, to: Identity, replies: object) -> SendResult:
+            self.got.append(to.external_id)
+            return DELIVERED
+
+        async def deliver_many(self, to: list[Identity], replies: object) -> dict[Identity, SendResult]:
+            return {who: await self.deliver(who, replies) for who in to}
+
+    for name in ("stays", "leaves"):
+        await Chat(core, name).say("/start")
+    await Chat(core, "leaves").say("退订")
+    recorder = Recorder()
+    worker = BroadcastWorker(storage, core.content, {"console": recorder}, BroadcastSettings(rate=1000.0))
+    await storage.broadcasts.create("t", Audience(), int(time.time()), int(time.time()), text="宪法日快乐")
+    while await worker.run_once():
+        pass
+    assert recorder.got == ["stays"]
+    await Chat(core, "leaves").say("订阅")
+    await storage.broadcasts.create("t", Audience(), int(time.time()), int(time.time()), text="第二次")
+    while await worker.run_once():
+        pass
+    assert sorted(recorder.got[1:]) == ["leaves", "stays"]
+
+
+# -- no dead ends ----------------------------------------------------------------------------------
+
+
+async def test_language_with_an_argument_sets_it(core: Core, storage: Storage) -> None:
+    chat = Chat(core, "lang")
+    await chat.say("/start")
+    replies = await chat.say("/language en")
+    assert "English" in texts(replies) or "language" in texts(replies).lower()
+    resident = await storage.residents.find("console", "lang")
+    assert resident is not None and resident.language == "en"
+    await chat.say("/language 中文")
+    resident = await storage.residents.find("console", "lang")
+    assert resident is not None and resident.language == "zh-CN"
+
+
+async def test_quiz_shows_the_menu_with_a_continue_choice_instead_of_resuming_silently(core: Core) -> None:
+    chat = Chat(core, "quizzer")
+    await chat.say("/start")
+    await chat.say("/quiz 禁毒")
+    replies = await chat.say("/quiz")
+    assert not any(isinstance(r, Question) for r in replies)
+    assert any("继续上次" in label for label in labels(replies[-1]))
+    assert any("禁毒" in label for label in labels(replies[-1]))
+
+
+# -- the same first message through the real channels ----------------------------------------------
+
+
+def test_console_newcomer_gets_the_urgent_steps_first(tmp_path: Path) -> None:
+    env = {**os.environ, "BOT_DB": str(tmp_path / "db.sqlite3"), "BOT_CONTENT_DIR": str(CONTENT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--user", "new1"],
+        input=SCAM_NOW + "\n", capture_output=True, text=True, env=env, cwd=REPO, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    after = result.stdout.split(SCAM_NOW, 1)[1]
+    assert after.index("正在被骗") < after.index("跳过")
+
+
+async def test_telegram_newcomer_first_messages(fake: FakeTelegram, tmp_path: Path, content: ContentStore) -> None:
+    from .test_telegram import Bot
+
+    async with Bot(fake, tmp_path, content) as bot:
+        for number, (words, expected) in enumerate(
+            ((SCAM_NOW, "正在被骗"), ("刷单是真的吗", "刷单"), ("你好", "普法小助手")), start=501
+        ):
+            user = fake.user(number, f"N{number}")
+            first, *_ = await bot.say(user, words, count=2)
+            assert expected in first["text"], first["text"]
+
+
+async def test_wecom_newcomer_first_messages(tmp_path: Path, content: ContentStore) -> None:
+    from .test_wecom import WeComBot, contents
+    from .test_wecom_crypto import CORP_ID
+
+    wecom = FakeWeCom(corp_id=CORP_ID)
+    await wecom.start()
+    try:
+        async with WeComBot(wecom, tmp_path, content) as bot:
+            cases = ((SCAM_NOW, "正在被骗"), ("刷单是真的吗", "刷单"), ("你好", "普法小助手"))
+            for number, (words, expected) in enumerate(cases):
+                user = f"newbie{number}"
+                await bot.text(user, words, 7100 + number)
+                deadline = time.monotonic() + 5
+                while not contents(wecom, user) and time.monotonic() < deadline:  # noqa: ASYNC110 - the fake has no per-user event
+                    await asyncio.sleep(0.05)
+                assert expected in contents(wecom, user)[0], contents(wecom, user)
+    finally:
+        await wecom.stop()
