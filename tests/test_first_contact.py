@@ -180,3 +180,27 @@ async def test_wecom_newcomer_first_messages(tmp_path: Path, content: ContentSto
                 assert expected in contents(wecom, user)[0], contents(wecom, user)
     finally:
         await wecom.stop()
+
+
+async def test_a_nickname_with_no_score_is_not_on_the_board(core: Core) -> None:
+    """「3. 青石老李：0 分」 was listed: a name with nothing scored stays off the public board."""
+    scorer = Chat(core, "scorer")
+    await scorer.say("/start")
+    await scorer.say("/nickname 学法达人")
+    replies = await scorer.say("/quiz 宪法")
+    for _ in range(5):
+        question = next(r for r in replies if isinstance(r, Question))
+        replies = await scorer.press_payload(question.payloads[question.correct])
+    idle = Chat(core, "idle")
+    await idle.say("/start")
+    await idle.say("/nickname 青石老李")
+    wrong = Chat(core, "wrong")
+    await wrong.say("/start")
+    await wrong.say("/nickname 全错小王")
+    replies = await wrong.say("/quiz 宪法")
+    for _ in range(5):
+        question = next(r for r in replies if isinstance(r, Question))
+        replies = await wrong.press_payload(question.payloads[(question.correct + 1) % len(question.options)])
+    board = texts(await idle.say("/rank"))
+    assert "学法达人：5 分" in board
+    assert "青石老李" not in board and "全错小王" not in board

@@ -298,7 +298,8 @@ class QuizFlows:
                     rate=rate,
                 )
             )
-        shown = [(n, name, points) for n, (_, points, name) in enumerate(people, 1) if name][:10]
+        # Opt-in names only, and only residents who scored: a leaderboard of zeros shames nobody into learning.
+        shown = [(n, name, points) for n, (_, points, name) in enumerate(people, 1) if name and points > 0][:10]
         if shown:
             lines += ["", t("rank.people_header")] if lines else [t("rank.people_header")]
             lines += [t("rank.person_line", rank=n, name=name, points=points) for n, name, points in shown]
