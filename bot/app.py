@@ -31,9 +31,15 @@ async def open_app(settings: Settings, today: Callable[[], dt.date] | None = Non
             return dt.datetime.now(zone).date()
 
     content = ContentStore.load(settings.content_dir, today)
-    storage = await Storage.open(settings.db_path, zone_offset=settings.zone_offset)
+    storage = await Storage.open(
+        settings.db_path,
+        zone_offset=settings.zone_offset,
+        flush_interval=settings.flush_interval,
+        flush_size=settings.flush_size,
+    )
     try:
         yield App(settings, storage, content, Core(storage, content, settings, today))
     finally:
-        # Flushes buffered reach events: a graceful stop loses none.
+        # Flushes buffered reach events: a graceful stop loses none (what the database refuses is saved to a
+        # file beside it, imported at the next start) and the database is closed even when that fails.
         await storage.close()

@@ -232,3 +232,11 @@ async def test_a_refused_reload_logs_the_problems_not_just_their_count(
     assert result.catalog is None and store.catalog.topic("drowning") is not None  # old content keeps serving
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "drowning.yaml:" in logged and "YAML syntax error" in logged
+
+
+def test_cli_check_summary_counts_urgent_intents_office_and_name_words() -> None:
+    result = run_check(Path("content"), REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (line,) = result.stdout.strip().splitlines()
+    assert "7 urgent intents" in line and "office: 6 mediation committees" in line
+    assert "blocked name words" in line and line.endswith("; 0 warning(s)")

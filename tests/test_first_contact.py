@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -11,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import Settings
 from bot.content.store import ContentStore
 from bot.core.engine import Core
 from bot.core.events import Question
 from bot.storage import Audience, Storage
 
-from .conftest import CONTENT, REPO
+from .conftest import CONTENT, REPO, TODAY
 from .fakes.telegram_api import FakeTelegram
 from .fakes.wecom_api import FakeWeCom
 from .helpers import Chat, labels, texts
@@ -204,3 +206,119 @@ async def test_a_nickname_with_no_score_is_not_on_the_board(core: Core) -> None:
     board = texts(await idle.say("/rank"))
     assert "学法达人：5 分" in board
     assert "青石老李" not in board and "全错小王" not in board
+
+
+# -- out of the content's reach: the town's own help -----------------------------------------------
+
+
+@pytest.mark.parametrize("question", ["我家宅基地被邻居占了一块怎么办", "想离婚 孩子归谁"])
+async def test_a_dispute_gets_the_offices_contacts_and_12348(core: Core, question: str) -> None:
+    chat = Chat(core, "villager")
+    await chat.say("/start")
+    await chat.press("河西村")
+    replies = await chat.say(question)
+    shown = texts(replies)
+    assert "12348" in shown and "青石镇司法所" in shown and "河西村人民调解委员会" in shown
+    assert "请司法所联系我" in " ".join(labels(replies[0]))
+
+
+async def test_a_callback_request_is_stored_listed_for_admins_refused_to_residents_exported_and_counted(
+    storage: Storage, content: ContentStore, settings: Settings, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from bot.config import Identity
+    from bot.reporting.export import sheets
+    from bot.reporting.statistics import Period, collect, report_paragraph
+
+    admin = Identity("console", "clerk")
+    core = Core(storage, content, dataclasses.replace(settings, admins=frozenset({admin})), lambda: TODAY)
+    villager = Chat(core, "1001", channel="telegram")  # console trials are left out of the statistics
+    await villager.say("/start")
+    await villager.press("河西村")
+    await villager.say("老板拖欠工资半年不给怎么办")
+    asked = await villager.press("请司法所联系我")
+    assert "手机号" in texts(asked)
+    done = await villager.say("138 0013 8000")
+    assert "13800138000" in texts(done)
+
+    # A resident cannot see the list nor mark anything done: it looks like an unknown command / stale button.
+    assert "没有“/requests”这个命令" in texts(await villager.say("/requests"))
+    request = (await storage.requests.listing())[0]
+    assert request.phone == "13800138000" and request.place_id == "hexi-village" and "拖欠工资" in request.question
+    from bot.core.payloads import Action, encode
+
+    assert "已经更新" in texts(await villager.press_payload(encode(Action.REQUEST_DONE, request.id)))
+
+    clerk = Chat(core, "clerk")
+    listed = texts(await clerk.say("/requests"))
+    assert f"#{request.id}" in listed and "13800138000" in listed and "河西村" in listed
+
+    today = dt.date.today()  # requests carry the real clock's time
+    period = Period(today.replace(month=1, day=1), today, settings.zone)
+    figures = await collect(storage, content.catalog, period)
+    assert figures.requests.made == 1 and figures.requests.done == 0
+    assert "受理群众法律服务诉求1件" in report_paragraph(figures, today.year)
+    requests = await storage.requests.between(period.start, period.end)
+    default = {name: rows for name, _, rows in sheets(figures, content.catalog, [], None, requests)}
+    assert default["群众诉求 requests"] and "13800138000" not in str(default)  # no phone unless asked
+    personal = {name: rows for name, _, rows in sheets(figures, content.catalog, [], None, requests, personal=True)}
+    assert "13800138000" in str(personal["群众诉求 requests"])
+
+    await clerk.press(f"#{request.id} 已处理")
+    assert (await storage.requests.listing()) == []
+    figures = await collect(storage, content.catalog, period)
+    assert figures.requests.done == 1
+
+
+async def test_a_request_without_a_phone_number_is_still_registered(core: Core, storage: Storage) -> None:
+    chat = Chat(core, "shy")
+    await chat.say("/start")
+    await chat.say("兄弟几个为分家产吵起来了")
+    await chat.press("请司法所联系我")
+    replies = await chat.press("不留号码")
+    assert "已登记" in texts(replies)
+    (request,) = await storage.requests.listing()
+    assert request.phone is None and request.status == "open"
+
+
+@pytest.mark.parametrize("name", ["习近平", "习 近 平", "镇长老李", "派出所小王", "官方客服"])
+async def test_nicknames_that_impersonate_office_holders_or_institutions_are_refused(
+    core: Core, storage: Storage, name: str
+) -> None:
+    chat = Chat(core, "nick")
+    await chat.say("/start")
+    replies = await chat.say(f"/nickname {name}")
+    assert "不能用" in texts(replies)
+    resident = await storage.residents.find("console", "nick")
+    assert resident is not None and resident.public_name is None
+
+
+async def test_requests_on_the_command_line(tmp_path: Path, content: ContentStore, settings: Settings) -> None:
+    import asyncio
+    import dataclasses
+
+    db = tmp_path / "cli.sqlite3"
+    storage = await Storage.open(db)
+    core = Core(storage, content, dataclasses.replace(settings, db_path=db), lambda: TODAY)
+    chat = Chat(core, "2001", channel="telegram")
+    await chat.say("/start")
+    await chat.say("宅基地边界跟邻居扯皮")
+    await chat.press("请司法所联系我")
+    await chat.say("13900001111")
+    await storage.close()
+    env = {**os.environ, "BOT_DB": str(db), "BOT_CONTENT_DIR": str(CONTENT)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=60
+        )
+
+    listed = await asyncio.to_thread(cli, "requests", "list")
+    assert listed.returncode == 0 and "#1" in listed.stdout and "13900001111" in listed.stdout, listed.stderr
+    assert "宅基地" in listed.stdout and "待处理" in listed.stdout
+    done = await asyncio.to_thread(cli, "requests", "done", "1")
+    assert done.returncode == 0 and "#1 marked done" in done.stdout
+    again = await asyncio.to_thread(cli, "requests", "done", "1")
+    assert again.returncode != 0 and "no open request #1" in again.stderr
+    assert "no open requests" in (await asyncio.to_thread(cli, "requests", "list")).stdout

@@ -246,6 +246,7 @@ def test_xlsx_export_matches_and_holds_no_personal_data(history: dict[str, str],
         "答题 quiz questions",
         "群发 broadcasts",
         "台账 ledger",
+        "群众诉求 requests",  # legal-service requests: by place and kind, without phone numbers
     ]
     summary = {row[0]: row[1] for row in workbook["汇总 summary"].iter_rows(min_row=2, values_only=True)}
     assert summary["推送人次 deliveries"] == 11 and summary["覆盖人数 reached"] == 4

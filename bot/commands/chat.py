@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 from pathlib import Path
 
-from bot.commands.common import EXIT_FAILURE, EXIT_OK, Subparsers, actions, arg, command, run_async
+from bot.commands.common import EXIT_FAILURE, EXIT_OK, Subparsers, actions, arg, command, login_name, run_async
 from bot.config import Settings
 
 
@@ -36,7 +35,7 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import open_app
     from bot.channels.console import chat
 
-    user = args.user or _login_name()
+    user = args.user or login_name()
     language = "en" if args.lang == "en" else "zh-CN"
 
     async def session() -> None:
@@ -44,13 +43,6 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
             await chat(app.core, user, language, downloads=settings.db_path.parent / "downloads")
 
     return run_async(session)
-
-
-def _login_name() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "guest"
 
 
 def _content_check(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import getpass
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
@@ -146,3 +147,11 @@ def period(settings: Settings, first: str | None, last: str | None) -> Period:
     if end < start:
         raise UsageError(f"--to {end} is before --from {start}")
     return Period(start, end, settings.zone)
+
+
+def login_name() -> str:
+    """Who runs the command: the console user's name, and the author of CLI changes."""
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "guest"

@@ -26,7 +26,8 @@ def register(commands: Subparsers) -> None:
         arg(
             "--personal",
             action="store_true",
-            help="add, per place, residents who have not finished --topic's quiz (names, accounts)",
+            help="add personal data: the phone numbers and words of legal-service requests and, with --topic, "
+            "residents per place who have not finished that topic's quiz (names, accounts)",
         ),
         arg("--topic", help="with --personal: the topic whose quiz to follow up"),
         handler=_export,
@@ -58,8 +59,6 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     suffix = args.out.suffix.lower()
     if suffix not in (".xlsx", ".csv", ".zip"):
         raise UsageError("--out must end in .xlsx, or .csv for a zip of CSV files")
-    if args.personal and not args.topic:
-        raise UsageError("--personal needs --topic ID: whose quiz to follow up")
 
     async def work(storage: Storage, catalog: Catalog) -> int:
         if args.topic and catalog.topic(args.topic) is None:
@@ -67,13 +66,14 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
         statistics = await collect(storage, catalog, days)
         ledger = await storage.ledger.between(days.first.isoformat(), days.last.isoformat())
         followups: list[list[Any]] | None = None
-        if args.personal:
+        if args.personal and args.topic:
             names = {p.id: p.name for p in catalog.places}
             followups = [
                 [names.get(place or "", place or "未设置"), name, channel, account]
                 for place, name, channel, account in await storage.stats.not_finished(args.topic)
             ]
-        book = sheets(statistics, catalog, ledger, followups)
+        requests = await storage.requests.between(days.start, days.end)
+        book = sheets(statistics, catalog, ledger, followups, requests, personal=args.personal)
         if suffix == ".xlsx":
             print(write_xlsx(args.out, book))
         else:

@@ -29,9 +29,16 @@ def check_directory(directory: Path, today: dt.date | None = None) -> Report:
         return Report(lines, failed=True)
     catalog = result.catalog
     per_topic = ", ".join(f"{t.id} {len(t.tips)} tips/{len(t.quiz)} questions" for t in catalog.topics)
+    office = (
+        f"office: {len(catalog.office.mediation)} mediation committees, {len(catalog.office.disputes)} dispute kinds; "
+        if catalog.office
+        else ""
+    )
+    names = f"{len(catalog.blocked_name_words)} blocked name words; " if catalog.blocked_name_words else ""
     lines.append(
         f"OK: {len(catalog.topics)} topics ({per_topic}); {len(catalog.places)} places; "
-        f"{len(catalog.laws)} laws; {len(catalog.campaigns)} campaigns; {len(warnings)} warning(s)"
+        f"{len(catalog.laws)} laws; {len(catalog.campaigns)} campaigns; {len(catalog.urgent)} urgent intents; "
+        f"{office}{names}{len(warnings)} warning(s)"
     )
     return Report(lines, failed=False)
 

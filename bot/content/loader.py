@@ -7,6 +7,7 @@ editor everything that is wrong; a catalog is returned only when there is no err
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 from bot.content.calendar import parse_rule, parse_time
 from bot.content.fields import ProblemSink, Section, check_text
 from bot.content.items import LIMITS, FirstSeen, ItemReader
-from bot.content.model import Campaign, Catalog, Law, Place, PlaceKind, Topic, UrgentIntent
+from bot.content.model import Campaign, Catalog, Law, Office, Place, PlaceKind, Topic, UrgentIntent
+from bot.content.office import OfficeReader
 from bot.content.problems import Problem, has_errors
 from bot.content.yamlsource import YamlSyntaxError, parse_yaml
 from bot.textnorm import normalize
@@ -24,7 +26,10 @@ CAMPAIGNS_FILE = "campaigns.yaml"
 URGENT_FILE = "urgent.yaml"
 SYNONYMS_FILE = "synonyms.yaml"
 PLACES_FILE = "places.yaml"
+OFFICE_FILE = "office.yaml"
+NAMES_FILE = "names.yaml"
 TOPICS_DIR = "topics"
+MAX_TRIGGER_EXPANSION = 500  # one trigger line with "|" alternatives stands for at most this many triggers
 
 @dataclass
 class LoadResult:
@@ -54,6 +59,7 @@ class _Loader:
         self.files = 0
         self.roots: list[Problem] = []  # files that could not be parsed at all
         self.items = ItemReader(directory, today, self.ids)
+        self.office_reader = OfficeReader(self.items, self.ids)
 
     def run(self) -> LoadResult:
         if not self.directory.is_dir():
@@ -65,6 +71,8 @@ class _Loader:
         campaigns = self._load_campaigns(topics, places)
         urgent = self._load_urgent(laws)
         synonyms = self._load_synonyms()
+        office = self._load_office(laws, places, topics)
+        blocked_name_words = self._load_names()
         # A file that cannot be read at all is the root cause of what follows from it: name it first.
         self.problems = sorted(self.roots, key=lambda p: (p.file, p.line)) + sorted(
             self.problems, key=lambda p: (p.file, p.line)
@@ -79,6 +87,8 @@ class _Loader:
             topics=tuple(sorted(topics, key=lambda t: (t.order, t.id))),
             places=tuple(places),
             laws=laws,
+            office=office,
+            blocked_name_words=blocked_name_words,
         )
         return LoadResult(catalog, self.problems, self.files)
 
@@ -116,7 +126,7 @@ class _Loader:
         return sink, result.data
 
     def _parse_optional(self, name: str) -> tuple[ProblemSink, Any] | None:
-        """An optional file (calendar, urgent intents, synonyms): None when absent or unreadable."""
+        """An optional file (calendar, urgent intents, synonyms, office, names): None when absent or unreadable."""
         path = self.directory / name
         return self._parse(path) if path.exists() else None
 
@@ -303,11 +313,25 @@ class _Loader:
                 text = check_text(sink, trigger, trigger_line, "trigger")
                 if text is None:
                     continue
-                words = tuple(normalize(word) for word in text.split("+"))
-                if not all(words):
-                    sink.error(trigger_line, f"trigger '{text}' has an empty word (write words joined by +)")
+                # Words joined by "+" must all appear; "a|b" in a word's place means either of them.
+                slots = [[normalize(word) for word in slot.split("|")] for slot in text.split("+")]
+                if not all(all(slot) for slot in slots):
+                    sink.error(
+                        trigger_line,
+                        f"trigger '{text}' has an empty word (write words joined by +, alternatives by |)",
+                    )
                     continue
-                triggers.append(words)
+                expansion = 1
+                for slot in slots:
+                    expansion *= len(slot)
+                if expansion > MAX_TRIGGER_EXPANSION:
+                    sink.error(
+                        trigger_line,
+                        f"trigger '{text}' stands for {expansion} word combinations, at most "
+                        f"{MAX_TRIGGER_EXPANSION}: split it into several triggers",
+                    )
+                    continue
+                triggers.extend(itertools.product(*slots))
             unless = [
                 normalize(text)
                 for unless_line, value in s.sequence("unless")
@@ -320,6 +344,25 @@ class _Loader:
                 intents.append(UrgentIntent(intent_id, name, tuple(triggers), tuple(unless), reply, sources))
         self._finish(sink)
         return intents
+
+    def _load_office(self, laws: dict[str, Law], places: list[Place], topics: list[Topic]) -> Office | None:
+        parsed = self._parse_optional(OFFICE_FILE)
+        if parsed is None:
+            return None
+        sink, data = parsed
+        tips = [tip for topic in topics for tip in topic.tips]
+        office = self.office_reader.office(sink, data, laws, places, tips)
+        self._finish(sink)
+        return office
+
+    def _load_names(self) -> tuple[str, ...]:
+        parsed = self._parse_optional(NAMES_FILE)
+        if parsed is None:
+            return ()
+        sink, data = parsed
+        words = self.office_reader.blocked_words(sink, data)
+        self._finish(sink)
+        return words
 
     def _load_synonyms(self) -> dict[str, str]:
         parsed = self._parse_optional(SYNONYMS_FILE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -128,6 +129,37 @@ class UrgentIntent:
 
 
 @dataclass(frozen=True)
+class Contact:
+    """Where a resident can go: the 司法所, a 人民调解委员会, the 法律援助中心 (content/office.yaml)."""
+
+    name: str
+    address: str | None = None
+    hours: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class DisputeKind:
+    """A kind of dispute our tips do not cover (婚姻家庭, 宅基地 ...): the town's own help answers it."""
+
+    id: str
+    name: str
+    keywords: tuple[str, ...]  # normalised like tip keywords (bot.textnorm.normalize)
+
+
+@dataclass(frozen=True)
+class Office:
+    """The town's own help for what the tips do not cover (content/office.yaml)."""
+
+    office: Contact  # 司法所
+    mediation: Mapping[str, Contact]  # place id -> 人民调解委员会 of that place
+    legal_aid: Contact | None  # 县法律援助中心
+    hotline: str  # "12348"
+    disputes: tuple[DisputeKind, ...]
+    sources: tuple[Citation, ...]
+
+
+@dataclass(frozen=True)
 class Catalog:
     """Everything loaded from one content directory."""
 
@@ -138,6 +170,8 @@ class Catalog:
     campaigns: tuple[Campaign, ...] = ()
     urgent: tuple[UrgentIntent, ...] = ()
     synonyms: dict[str, str] = field(default_factory=dict)  # what residents type -> the word our tips use
+    office: Office | None = None  # content/office.yaml; None when the file is absent
+    blocked_name_words: tuple[str, ...] = ()  # content/names.yaml, normalised: never in a public nickname
 
     def __post_init__(self) -> None:
         # Index once so per-message lookups are dictionary hits, not scans.

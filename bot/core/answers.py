@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 
-from bot.content.model import Catalog
+from bot.content.model import Catalog, DisputeKind
 from bot.core import screens
 from bot.core.events import Button, Delivery, Reply, Text
 from bot.core.payloads import Action, encode
+from bot.core.referrals import find_dispute
 from bot.core.search import TipIndex, build_index, detect_urgent
 from bot.i18n import Translator
 from bot.storage import Storage
@@ -20,6 +22,8 @@ RELATIVE = 0.5  # further hits must score at least half the best one
 MAX_HITS = 3
 
 log = logging.getLogger(__name__)
+
+Refer = Callable[[DisputeKind], Awaitable[list[Reply]]]
 
 
 class AnswerFlow:
@@ -33,8 +37,14 @@ class AnswerFlow:
             self._index = (id(catalog), today, build_index(catalog, today))
         return self._index[2]
 
-    async def answer(self, t: Translator, catalog: Catalog, today: dt.date, text: str) -> list[Reply] | None:
-        """Replies for a question, or None when the text is not a question at all (empty, emoji)."""
+    async def answer(
+        self, t: Translator, catalog: Catalog, today: dt.date, text: str, refer: Refer | None = None
+    ) -> list[Reply] | None:
+        """Replies for a question, or None when the text is not a question at all (empty, emoji).
+
+        Urgent help first; then a dispute the tips do not cover goes to `refer` (the town's own help);
+        then the best tips.
+        """
         if not normalize(text):
             return None
         intent = detect_urgent(catalog.urgent, text, catalog.synonyms)
@@ -48,6 +58,9 @@ class AnswerFlow:
                     delivery=Delivery("answer", item_id=f"urgent:{intent.id}"),
                 )
             ]
+        dispute = find_dispute(catalog.office, text, catalog.synonyms) if refer is not None else None
+        if dispute is not None and refer is not None:
+            return await refer(dispute)
         hits, term_count = self.index(catalog, today).lookup(text, MAX_HITS)
         bar = threshold(term_count)
         if not hits or hits[0].score < bar:

@@ -28,6 +28,7 @@ from bot.core.first_contact import Wish, read_wish
 from bot.core.flood import FloodGate, Verdict
 from bot.core.payloads import ADMIN_ACTIONS, Action, decode, encode
 from bot.core.quiz import QuizContext, QuizFlows
+from bot.core.referrals import ReferralFlow
 from bot.core.resident_settings import SettingsFlow
 from bot.core.sending import ChannelState, Send, SendResult, SendStatus
 from bot.core.turn import Handler, Route, Turn, private_only, stale
@@ -61,6 +62,7 @@ class Core:
         self.admin_stats = StatsFlow(storage, settings)
         self.answers = AnswerFlow(storage)
         self.resident_settings = SettingsFlow(storage)
+        self.referrals = ReferralFlow(storage)
         self.quiz = QuizFlows(
             storage,
             town=lambda catalog: settings.town or catalog.town,
@@ -103,6 +105,7 @@ class Core:
             "ledger": Route(
                 lambda turn: self.admin_stats.ledger(turn.resident, turn.t, turn.catalog, turn.event.args), **admin
             ),
+            "requests": Route(self.referrals.listing, **admin),
         }
 
     def _button_routes(self) -> dict[Action, Route]:
@@ -134,10 +137,14 @@ class Core:
             Action.REVIEW: Route(quiz(lambda turn, ctx: self.quiz.review(ctx)), **private),
             Action.RANK: Route(quiz(lambda turn, ctx: self.quiz.rank(ctx))),
             Action.CERTIFICATE: Route(quiz(lambda turn, ctx: self.quiz.certificate(ctx)), **private),
+            Action.REQUEST_CALLBACK: Route(self.referrals.ask_phone, **private),
+            Action.REQUEST_NO_PHONE: Route(self.referrals.without_phone, **private),
             Action.ADMIN_RELOAD: Route(self._reload, private_only=True, admin_only=True),
+            Action.REQUEST_DONE: Route(self.referrals.mark_done, private_only=True, admin_only=True),
         }
-        for action in ADMIN_ACTIONS - {Action.ADMIN_RELOAD}:  # the /broadcast dialog's steps
-            routes[action] = Route(self._broadcast_button, private_only=True, admin_only=True)
+        for action in ADMIN_ACTIONS:  # the /broadcast dialog's steps
+            if action.name.startswith("BROADCAST_"):
+                routes[action] = Route(self._broadcast_button, private_only=True, admin_only=True)
         return routes
 
     # -- entry points ------------------------------------------------------------------------
@@ -226,7 +233,13 @@ class Core:
             return await self._start(turn)
         if event.text is None:  # a sticker, photo, voice message...
             return [Text(turn.t("fallback.non_text"), buttons=screens.main_menu(turn.t).buttons)]
-        answered = await self.answers.answer(turn.t, turn.catalog, turn.today, event.text)
+        phone_or_no = await self.referrals.typed(turn, event.text)  # after 「请司法所联系我」
+        if phone_or_no is not None:
+            return phone_or_no
+        text = event.text
+        answered = await self.answers.answer(
+            turn.t, turn.catalog, turn.today, text, refer=lambda kind: self.referrals.refer(turn, kind, text)
+        )
         if turn.created:
             # First words first: a newcomer's first message is answered as what it is (an emergency gets its
             # steps at once); registration is offered after it, never in its place.

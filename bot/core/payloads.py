@@ -42,6 +42,8 @@ class Action(StrEnum):
     REVIEW = "qw"
     RANK = "rk"
     CERTIFICATE = "ct"
+    REQUEST_CALLBACK = "rq"  # offer id: 「请司法所联系我」
+    REQUEST_NO_PHONE = "rn"  # request id: send it without a phone number
     # admin: the /broadcast dialog
     BROADCAST_TOPIC = "bt"  # topic_id: list its tips
     BROADCAST_ITEM = "bi"  # tip_id: broadcast this tip
@@ -53,6 +55,8 @@ class Action(StrEnum):
     BROADCAST_LATER = "bl"
     BROADCAST_CANCEL = "bx"
     BROADCAST_PROGRESS = "bg"  # broadcast id
+    # admin: legal-service requests
+    REQUEST_DONE = "rd"  # request id
 
 
 ARITY: dict[Action, int] = {
@@ -69,6 +73,9 @@ ARITY: dict[Action, int] = {
     Action.BROADCAST_PLACE: 1,
     Action.BROADCAST_TOPIC_FILTER: 1,
     Action.BROADCAST_PROGRESS: 1,
+    Action.REQUEST_CALLBACK: 1,
+    Action.REQUEST_NO_PHONE: 1,
+    Action.REQUEST_DONE: 1,
 }
 
 ADMIN_ACTIONS = frozenset(
@@ -84,6 +91,7 @@ ADMIN_ACTIONS = frozenset(
         Action.BROADCAST_LATER,
         Action.BROADCAST_CANCEL,
         Action.BROADCAST_PROGRESS,
+        Action.REQUEST_DONE,
     }
 )
 

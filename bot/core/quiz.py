@@ -26,6 +26,7 @@ from bot.core.quiz_rules import (
     draw_topic_questions,
     duration,
     find_topic,
+    impersonates_or_abuses,
     option_order,
     streak,
     valid_nickname,
@@ -322,6 +323,8 @@ class QuizFlows:
         name = valid_nickname(text)
         if name is None:
             return [Text(t("nickname.invalid"))]
+        if impersonates_or_abuses(name, ctx.catalog.blocked_name_words):
+            return [Text(t("nickname.refused"))]
         await self.storage.residents.update(ctx.resident.id, public_name=name)
         return [Text(t("nickname.set", name=name))]
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from bot.content.model import Catalog, QuizQuestion, Topic
 from bot.i18n import Translator
+from bot.textnorm import normalize
 
 TOPIC_QUIZ_SIZE = 5
 DAILY_SIZE = 3
@@ -64,6 +65,13 @@ def streak(days: set[str], today: dt.date) -> int:
 def duration(t: Translator, seconds: int) -> str:
     minutes, rest = divmod(max(0, seconds), 60)
     return t("quiz.minutes_seconds", m=minutes, s=rest) if minutes else t("quiz.seconds", s=rest)
+
+
+def impersonates_or_abuses(name: str, blocked_words: Sequence[str]) -> bool:
+    """A public name may not borrow an office holder's or an institution's name, nor carry abuse
+    (`content/names.yaml`); spaces, dots and full-width forms do not get around it."""
+    words = normalize(name)
+    return any(word in words for word in blocked_words)
 
 
 def valid_nickname(text: str) -> str | None:

@@ -7,6 +7,7 @@ minimal fields 网格员 and teachers need to follow up residents who have not f
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 import zipfile
@@ -17,6 +18,7 @@ from bot.content.model import Catalog
 from bot.reporting.figures import NO_REACH, Statistics
 from bot.reporting.statistics import school_education_rate
 from bot.storage.ledger import LedgerEntry
+from bot.storage.requests import HelpRequest
 
 Sheet = tuple[str, list[str], list[list[Any]]]  # name, header, rows
 
@@ -45,8 +47,15 @@ def _safe_row(row: list[Any]) -> list[Any]:
 
 
 def sheets(
-    statistics: Statistics, catalog: Catalog, ledger: list[LedgerEntry], followups: list[list[Any]] | None = None
+    statistics: Statistics,
+    catalog: Catalog,
+    ledger: list[LedgerEntry],
+    followups: list[list[Any]] | None = None,
+    requests: list[HelpRequest] | None = None,
+    personal: bool = False,
 ) -> list[Sheet]:
+    """The export's sheets. Personal data (names, accounts, phone numbers, a resident's own words) only with
+    `personal`: the follow-up sheet and the requests' phone and words."""
     topic_names = {t.id: t.title for t in catalog.topics}
     place_names = {p.id: p.name for p in catalog.places}
     quiz, b = statistics.quiz, statistics.broadcasts
@@ -67,6 +76,7 @@ def sheets(
         ["节点专题推送 campaign pushes", statistics.campaign_pushes],
         ["在校生受教育面 school education rate", school_education_rate(statistics)],
         ["线下活动 offline activities", statistics.offline_activities],
+        ["法律服务诉求 legal-service requests", statistics.requests.made],
     ]
     result: list[Sheet] = [("汇总 summary", ["项目 item", "数值 value"], summary)]
     result.append(
@@ -146,9 +156,31 @@ def sheets(
             ],
         )
     )
+    if requests is not None:
+        result.append(_requests_sheet(requests, catalog, statistics, personal))
     if followups is not None:
         result.append(("待跟进 follow-up", ["地点", "称呼", "渠道", "渠道账号"], followups))
     return result
+
+
+def _requests_sheet(requests: list[HelpRequest], catalog: Catalog, statistics: Statistics, personal: bool) -> Sheet:
+    kinds = {k.id: k.name for k in catalog.office.disputes} if catalog.office else {}
+    places = {p.id: p.name for p in catalog.places}
+    zone = statistics.period.zone
+    header = ["编号", "日期", "地点", "纠纷类型", "状态"] + (["诉求（群众原话）", "电话"] if personal else [])
+    rows = []
+    for r in requests:
+        row: list[Any] = [
+            r.id,
+            dt.datetime.fromtimestamp(r.created_at, zone).date().isoformat(),
+            places.get(r.place_id or "", "未设置"),
+            kinds.get(r.dispute_id or "", r.dispute_id or "其他"),
+            "已处理" if r.status == "done" else "待处理",
+        ]
+        if personal:
+            row += [r.question, r.phone or ""]
+        rows.append(row)
+    return ("群众诉求 requests", header, rows)
 
 
 def write_xlsx(path: Path, workbook_sheets: list[Sheet]) -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.content.model import PlaceKind
@@ -195,6 +195,17 @@ class OfflineActivity:
 
 
 @dataclass(frozen=True)
+class RequestFigures:
+    """Legal-service requests (群众诉求): residents who asked the judicial office to contact them."""
+
+    made: int
+    done: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"made": self.made, "done": self.done, "open": self.made - self.done}
+
+
+@dataclass(frozen=True)
 class Statistics:
     period: Period
     reach: Reach
@@ -206,6 +217,7 @@ class Statistics:
     coverage: tuple[PlaceCoverage, ...]  # in content order
     new_residents: int
     offline: tuple[OfflineActivity, ...] = ()
+    requests: RequestFigures = field(default_factory=lambda: RequestFigures(0, 0))
 
     @property
     def offline_activities(self) -> int:
@@ -231,4 +243,5 @@ class Statistics:
                 "activities": self.offline_activities,
                 "by_type": {activity.kind: activity.as_dict() for activity in self.offline},
             },
+            "requests": self.requests.as_dict(),
         }

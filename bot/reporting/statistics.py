@@ -23,6 +23,7 @@ from bot.reporting.figures import (
     QuestionAccuracy,
     QuizFigures,
     Reach,
+    RequestFigures,
     Statistics,
     share,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "QuestionAccuracy",
     "QuizFigures",
     "Reach",
+    "RequestFigures",
     "Statistics",
     "collect",
     "format_table",
@@ -73,6 +75,7 @@ async def collect(storage: Storage, catalog: Catalog, period: Period) -> Statist
         coverage=_coverage(catalog, by["place"], finishers),
         new_residents=await stats.new_residents(start, end),
         offline=tuple(OfflineActivity(kind, n, total, unit_of(kind)) for kind, n, total in ledger),
+        requests=RequestFigures(*await stats.requests(start, end)),
     )
 
 
@@ -161,6 +164,8 @@ def report_paragraph(statistics: Statistics, year: int) -> str:
     for activity in statistics.offline:
         if activity.count:
             clauses.append(_offline_clause(activity.kind, activity.activities, activity.count))
+    if statistics.requests.made:
+        clauses.append(f"通过普法宣传机器人受理群众法律服务诉求{statistics.requests.made}件")
     if not clauses:
         return f"{year}年暂无可报告的普法宣传数据。"
     return "全年" + "；".join(clauses) + "。"

@@ -6,6 +6,7 @@ from bot.storage.ledger import LedgerEntry
 from bot.storage.questions import UnansweredQuestion
 from bot.storage.quizzes import AnswerOutcome, PlaceScore, QuizSession, ResidentPoints
 from bot.storage.reach import ReachEvent
+from bot.storage.requests import HelpRequest
 from bot.storage.residents import Resident
 from bot.storage.storage import Storage
 
@@ -15,6 +16,7 @@ __all__ = [
     "Broadcast",
     "Database",
     "DatabaseBusy",
+    "HelpRequest",
     "LedgerEntry",
     "Outcome",
     "PlaceScore",

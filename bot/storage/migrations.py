@@ -265,4 +265,27 @@ MIGRATIONS: tuple[Migration, ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    Migration(
+        9,
+        "legal-service requests",
+        """
+        -- 群众诉求: a resident asked the judicial office to contact them (bot/storage/requests.py).
+        -- The phone is personal data: shown to admins, exported only on an explicit personal export.
+        CREATE TABLE help_requests (
+            id INTEGER PRIMARY KEY,
+            created_at INTEGER NOT NULL,
+            resident_id INTEGER NOT NULL REFERENCES residents (id),
+            channel TEXT NOT NULL,
+            place_id TEXT,
+            dispute_id TEXT,
+            question TEXT NOT NULL DEFAULT '',
+            phone TEXT,
+            status TEXT NOT NULL CHECK (status IN ('offered', 'awaiting_phone', 'open', 'done')),
+            done_at INTEGER,
+            done_by TEXT
+        );
+        CREATE INDEX help_requests_status ON help_requests (status, created_at);
+        CREATE INDEX help_requests_resident ON help_requests (resident_id, status);
+        """,
+    ),
 )

@@ -2,17 +2,34 @@
 
 Events are written behind: `ReachLog.record` buffers them and they are flushed in batches (every
 `flush_interval` seconds or `flush_size` events, and on close), so recording a delivery never waits for
-the disk. Residents' last-seen times ride along with the same flush.
+the disk. Each flush is a group commit of everything pending, one transaction in one trip to the write
+connection. Residents' last-seen times ride along with the same flush.
+
+When the database refuses writes (read-only, full, corrupt), nothing is dropped: the flush is retried with
+exponential backoff (one log line a minute says how many events wait), the buffer is bounded (`max_pending`;
+beyond it the events are saved to a file), and whatever is still unwritten at close is saved to a file too.
+Such a file, `<database>.unwritten-events.<stamp>.jsonl` beside the database, is written atomically and
+imported by the next `Storage.open` exactly once: renamed to `.importing`, written in one transaction that
+also claims the file's key (`Database.claim_once`), then deleted; a crash anywhere in between neither loses
+nor doubles an event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import json
 import logging
+import os
+import threading
+import time
+import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from bot.storage.db import Database, IntegrityError, Transaction
+from bot.storage.db import Batch, Database, IntegrityError, Statements, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +84,27 @@ _ROLLUP_PARTICIPANT = (
 )
 
 
-async def write_events(tx: Transaction, rows: list[EventRow], zone_offset: int) -> None:
-    """Insert reach events and keep the monthly roll-ups in step, inside the caller's transaction."""
+def event_statements(rows: list[EventRow], zone_offset: int) -> Statements:
+    """The statements that insert reach events and keep the monthly roll-ups in step (run in one transaction)."""
     if not rows:
-        return
-    await tx.executemany(_INSERT_EVENT, rows)
+        return []
     counted = [row for row in rows if row[2] != "console"]  # statistics leave console trials out
-    await tx.executemany(_ROLLUP_REACH, [(r[0], zone_offset, r[1], r[4] or "", r[6] or "", r[2]) for r in counted])
+    statements: list[tuple[str, list[Any]]] = [
+        (_INSERT_EVENT, rows),
+        (_ROLLUP_REACH, [(r[0], zone_offset, r[1], r[4] or "", r[6] or "", r[2]) for r in counted]),
+    ]
     answers = [row for row in counted if row[3] == "quiz_answer"]
     if answers:
-        await tx.executemany(_ROLLUP_QUIZ, [(r[0], zone_offset, r[5], r[6] or "", r[9] or 0) for r in answers])
-        await tx.executemany(_ROLLUP_PARTICIPANT, [(r[0], zone_offset, r[1]) for r in answers])
+        statements.append((_ROLLUP_QUIZ, [(r[0], zone_offset, r[5], r[6] or "", r[9] or 0) for r in answers]))
+        statements.append((_ROLLUP_PARTICIPANT, [(r[0], zone_offset, r[1]) for r in answers]))
+    return statements
+
+
+async def write_events(tx: Transaction, rows: list[EventRow], zone_offset: int) -> None:
+    """Insert reach events and keep the monthly roll-ups in step, inside the caller's transaction."""
+    for sql, params in event_statements(rows, zone_offset):
+        if params:
+            await tx.executemany(sql, params)
 
 
 def event_row(event: ReachEvent, now: int) -> EventRow:
@@ -97,19 +124,48 @@ def event_row(event: ReachEvent, now: int) -> EventRow:
     )
 
 
+FLUSH_INTERVAL = 0.05  # seconds an event waits at most before its batch is committed (BOT_FLUSH_INTERVAL)
+FLUSH_SIZE = 500  # events that start a commit at once (BOT_FLUSH_SIZE)
+MAX_PENDING = 100_000  # events held in memory while the database refuses writes; beyond that, saved to a file
+RETRY_MAX = 15.0  # seconds between attempts, at most, while the database refuses writes
+REPORT_EVERY = 60.0  # seconds between log lines about writes still failing
+SPILL_MARK = ".unwritten-events."  # <database>.unwritten-events.<stamp>.jsonl
+
+
 class ReachLog:
-    def __init__(self, db: Database, flush_interval: float = 0.2, flush_size: int = 500) -> None:
+    """The buffer of reach events. `record` and `touch` run on the event loop; the database's writer takes the
+    buffer on its own thread (`due`, `write`, `written`), so a busy event loop does not delay the commits."""
+
+    def __init__(
+        self,
+        db: Database,
+        flush_interval: float = FLUSH_INTERVAL,
+        flush_size: int = FLUSH_SIZE,
+        max_pending: int = MAX_PENDING,
+    ) -> None:
         self._db = db
+        self._flush_interval = flush_interval
+        self._flush_size = max(1, flush_size)
+        self._max_pending = max(1, max_pending)
+        self._spill_at = self._max_pending  # raised when saving to a file fails, so it is not retried per event
+        self._lock = threading.Lock()  # the buffer is shared by the event loop and the writer's thread
         self._pending: list[EventRow] = []
         self._seen: dict[int, int] = {}  # resident id -> last_seen, written with the next flush
-        self._flush_interval = flush_interval
-        self._flush_size = flush_size
-        self._flush_timer: asyncio.TimerHandle | None = None
-        self._flush_task: asyncio.Task[None] | None = None
-        self._flush_lock = asyncio.Lock()
+        self._since: float | None = None  # time.monotonic() when the buffer stopped being empty
+        self._in_flight: tuple[list[EventRow], dict[int, int]] | None = None  # taken by the batch being written
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._import_task: asyncio.Task[None] | None = None
+        # while writes fail (the writer's thread)
+        self._failures = 0
+        self._failing_since: float | None = None
+        self._retry_at = 0.0
+        self._reported_at = 0.0
+        self._spilled = 0  # events saved to files during this failure
+        self._spilled_files: list[Path] = []  # files written by this process and not imported yet
+        db.attach(self)
 
-    # -- buffering -----------------------------------------------------------------------------
+    # -- buffering (event loop) ----------------------------------------------------------------
 
     def record(self, event: ReachEvent) -> None:
         """Buffer one delivery; it reaches the database within `flush_interval` seconds."""
@@ -117,88 +173,259 @@ class ReachLog:
             raise RuntimeError("storage is closed")
         if event.kind not in EVENT_KINDS:
             raise ValueError(f"unknown reach event kind {event.kind!r}")
-        self._pending.append(event_row(event, self._db.now()))
-        if len(self._pending) >= self._flush_size:
-            self._start_flush()
-        else:
-            self._schedule_flush()
+        row = event_row(event, self._db.now())
+        with self._lock:
+            self._pending.append(row)
+            size = len(self._pending)
+            was_empty = self._since is None
+            if was_empty:
+                self._since = time.monotonic()
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        if size >= self._spill_at:
+            self._spill_overflow()
+        elif was_empty or size == self._flush_size:
+            self._db.nudge()
 
     def touch(self, resident_id: int, now: int) -> None:
         """Note that a resident was seen; written with the next flush."""
-        self._seen[resident_id] = now
-        self._schedule_flush()
+        if self._closed:
+            return
+        with self._lock:
+            self._seen[resident_id] = now
+            was_empty = self._since is None
+            if was_empty:
+                self._since = time.monotonic()
+        if was_empty:
+            self._db.nudge()
 
-    def _schedule_flush(self) -> None:
-        if self._flush_timer is None and not self._closed:
-            loop = asyncio.get_running_loop()
-            self._flush_timer = loop.call_later(self._flush_interval, self._start_flush)
-
-    def _start_flush(self) -> None:
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
-        if self._flush_task is None or self._flush_task.done():
-            self._flush_task = asyncio.get_running_loop().create_task(self._flush_in_background())
+    @property
+    def pending(self) -> int:
+        """Events recorded and not written yet (nor saved to a file)."""
+        return len(self._pending) + (len(self._in_flight[0]) if self._in_flight else 0)
 
     async def flush(self) -> None:
-        """Write every buffered event and last-seen time now (after any flush already under way)."""
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
-        # One flush at a time: a caller must not return while a background flush still holds
-        # events it took from the buffer but has not committed yet.
-        async with self._flush_lock:
-            await self._flush_pending()
+        """Write every buffered event and last-seen time now (after any batch already under way)."""
+        await self._db.write_behind_now()
 
     async def close(self) -> None:
-        """Flush, then refuse further events."""
-        await self.flush()
+        """Flush, then refuse further events. Events the database refuses are saved to a file (imported at the
+        next start) and the database's error is raised."""
+        if self._closed:
+            return
         self._closed = True
+        try:
+            await self.flush()
+        except Exception as exc:
+            with self._lock:
+                events, seen = self._pending, self._seen
+                self._pending, self._seen, self._since = [], {}, None
+            path = self._spill(events, seen)
+            if path is not None:
+                log.error(
+                    "%d reach events could not be written (%s); saved to %s, imported at the next start",
+                    len(events),
+                    _brief(exc),
+                    path,
+                )
+            raise
+        finally:
+            if self._import_task is not None and not self._import_task.done():
+                self._import_task.cancel()  # rolled back; the file is imported at the next start
+                with contextlib.suppress(BaseException):
+                    await self._import_task
 
-    async def _flush_pending(self) -> None:
-        while self._pending or self._seen:
-            events, self._pending = self._pending, []
-            seen, self._seen = self._seen, {}
-            try:
-                async with self._db.atomic() as tx:
-                    await self._write(tx, events, seen)
-            except IntegrityError:
-                # One row the schema refuses must not hold back the others: write them one by one.
-                await self._write_row_by_row(events, seen)
-            except Exception:
-                # Put them back so a later flush (or close) retries; never drop deliveries silently.
+    # -- the writer's side (its own thread) ----------------------------------------------------
+
+    def due(self, now: float) -> float | None:
+        since = self._since
+        if since is None:
+            return None
+        if self._failing_since is not None:
+            return self._retry_at - now
+        if len(self._pending) >= self._flush_size:
+            return 0.0
+        return since + self._flush_interval - now
+
+    def write(self, batch: Batch) -> None:
+        with self._lock:
+            events, seen = self._pending, self._seen
+            self._pending, self._seen, self._since = [], {}, None
+            self._in_flight = (events, seen)
+        self._write_rows(batch, events, seen)
+
+    def written(self, error: BaseException | None) -> None:
+        flight, self._in_flight = self._in_flight, None
+        if error is None:
+            self._succeeded()
+            return
+        if flight is not None:  # put them back in front, for the next attempt (or the file at close)
+            events, seen = flight
+            with self._lock:
                 self._pending[:0] = events
                 for rid, ts in seen.items():
                     self._seen.setdefault(rid, ts)
-                log.exception("writing %d reach events failed; will retry", len(events))
-                raise
+                if (self._pending or self._seen) and self._since is None:
+                    self._since = time.monotonic()
+        self._failed(error)
 
-    async def _write(self, tx: Transaction, events: list[EventRow], seen: dict[int, int]) -> None:
-        await write_events(tx, events, self._db.zone_offset)
+    def _write_rows(self, batch: Batch, events: list[EventRow], seen: dict[int, int]) -> None:
+        batch.execute("SAVEPOINT reach_batch")
+        try:
+            for sql, rows in event_statements(events, self._db.zone_offset):
+                batch.executemany(sql, rows)
+        except IntegrityError:
+            # One row the schema refuses must not hold back the others: write them one by one.
+            batch.execute("ROLLBACK TO reach_batch")
+            for row in events:
+                batch.execute("SAVEPOINT one_event")
+                try:
+                    for sql, rows in event_statements([row], self._db.zone_offset):
+                        batch.executemany(sql, rows)
+                except IntegrityError as exc:
+                    batch.execute("ROLLBACK TO one_event")
+                    log.error("dropped a reach event the database refuses (%s): %r", exc, row)
+                batch.execute("RELEASE one_event")
+        batch.execute("RELEASE reach_batch")
         if seen:
-            await tx.executemany(
-                "UPDATE residents SET last_seen = MAX(last_seen, ?) WHERE id = ?",
-                [(ts, rid) for rid, ts in seen.items()],
+            batch.executemany(_TOUCH, [(ts, rid) for rid, ts in seen.items()])
+
+    # -- when writes fail ----------------------------------------------------------------------
+
+    def _failed(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        self._failures += 1
+        delay = min(max(self._flush_interval, 0.1) * 2 ** min(self._failures - 1, 20), RETRY_MAX)
+        self._retry_at = now + delay
+        if self._failing_since is None:
+            self._failing_since = self._reported_at = now
+            log.error(
+                "cannot write reach events (%s); %d pending, retrying with backoff (reported once a minute)",
+                _brief(exc),
+                self.pending,
+            )
+            log.debug("the first failure", exc_info=exc)
+        elif now - self._reported_at >= REPORT_EVERY:
+            self._reported_at = now
+            log.error(
+                "reach events still cannot be written after %.0f s (%s); %d pending, %d saved to files",
+                now - self._failing_since,
+                _brief(exc),
+                self.pending,
+                self._spilled,
             )
 
-    async def _write_row_by_row(self, events: list[EventRow], seen: dict[int, int]) -> None:
-        async with self._db.atomic() as tx:
-            await self._write(tx, [], seen)
-            for row in events:
-                try:
-                    await tx.execute("SAVEPOINT one_event")
-                    await write_events(tx, [row], self._db.zone_offset)
-                    await tx.execute("RELEASE one_event")
-                except IntegrityError as exc:
-                    await tx.execute("ROLLBACK TO one_event")
-                    await tx.execute("RELEASE one_event")
-                    log.error("dropped a reach event the database refuses (%s): %r", exc, row)
+    def _succeeded(self) -> None:
+        if self._failing_since is None:
+            return
+        log.warning("reach events are written again, after %.0f s of failures", time.monotonic() - self._failing_since)
+        self._failures, self._failing_since, self._spilled = 0, None, 0
+        if self._spilled_files and self._loop is not None and not self._closed:
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                self._loop.call_soon_threadsafe(self._start_import)
 
-    async def _flush_in_background(self) -> None:
+    def _start_import(self) -> None:
+        if not self._closed and (self._import_task is None or self._import_task.done()):
+            self._import_task = asyncio.get_running_loop().create_task(self._import_in_background())
+
+    async def _import_in_background(self) -> None:
         try:
-            await self.flush()
-        except Exception:
-            self._schedule_flush()  # already logged; try again after the interval
+            await self.import_spilled()
+        except Exception as exc:
+            log.error("importing saved reach events failed (%s); retried at the next start", _brief(exc))
+
+    def _spill_overflow(self) -> None:
+        """The buffer is full (the database has refused writes for a while): save it to a file."""
+        with self._lock:
+            events, seen = self._pending, self._seen
+            self._pending, self._seen, self._since = [], {}, None
+        path = self._spill(events, seen)
+        if path is None:  # kept in memory after all; try the file again after as many events more
+            with self._lock:
+                self._pending[:0] = events
+                self._seen = {**seen, **self._seen}
+                self._since = self._since or time.monotonic()
+                self._spill_at = len(self._pending) + self._max_pending
+            return
+        self._spill_at = self._max_pending
+        self._spilled += len(events)
+        log.error("%d reach events waiting for the database saved to %s", len(events), path)
+
+    def _spill(self, events: list[EventRow], seen: dict[int, int]) -> Path | None:
+        """Write events (and last-seen times) to a new file beside the database, atomically; None if impossible."""
+        if not events and not seen:
+            return None
+        if self._db.path is None:
+            log.error("%d reach events lost: an in-memory database has nowhere to save them", len(events))
+            return None
+        key = uuid.uuid4().hex
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        path = self._db.path.with_name(f"{self._db.path.name}{SPILL_MARK}{stamp}-{key[:12]}.jsonl")
+        temporary = path.with_name(path.name + ".tmp")
+        try:
+            with open(temporary, "w", encoding="utf-8") as file:
+                header = {"key": key, "columns": EVENT_COLUMNS, "events": len(events), "seen": sorted(seen.items())}
+                file.write(json.dumps(header) + "\n")
+                file.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in events)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)  # whole or not at all
+            _sync_directory(path.parent)
+        except OSError as exc:
+            log.critical("could not save %d reach events to %s (%s)", len(events), path, exc)
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            return None
+        self._spilled_files.append(path)
+        return path
+
+    async def import_spilled(self) -> int:
+        """Write the events saved to files beside the database (by this or an earlier run), each file exactly
+        once, with the events' own times; returns how many were imported."""
+        if self._db.path is None:
+            return 0
+        directory, prefix = self._db.path.parent, self._db.path.name + SPILL_MARK
+        try:
+            names = sorted(p.name for p in directory.iterdir() if p.name.startswith(prefix))
+        except OSError:
+            return 0
+        imported = 0
+        for name in names:
+            if name.endswith(".jsonl"):  # take it: a concurrent start of another process skips it
+                importing = directory / (name + ".importing")
+                try:
+                    os.rename(directory / name, importing)
+                except FileNotFoundError:
+                    continue
+            elif name.endswith(".jsonl.importing"):  # left by a crash during an import: maybe done, maybe not
+                importing = directory / name
+            else:
+                continue
+            try:
+                key, events, seen = _read_spill(importing)
+            except FileNotFoundError:
+                continue  # another process imported it meanwhile
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                unreadable = importing.with_name(importing.name + ".unreadable")
+                with contextlib.suppress(OSError):
+                    os.replace(importing, unreadable)
+                log.error("cannot import saved reach events from %s (%s); left as %s", name, exc, unreadable.name)
+                continue
+            done = await self._db.run_batch(functools.partial(self._import, key=key, events=events, seen=seen))
+            importing.unlink(missing_ok=True)
+            self._spilled_files = [p for p in self._spilled_files if p.name != name]
+            if done:
+                imported += len(events)
+                log.warning("imported %d saved reach events from %s", len(events), name)
+            else:
+                log.info("%s was imported before; removed", name)
+        return imported
+
+    def _import(self, batch: Batch, *, key: str, events: list[EventRow], seen: dict[int, int]) -> bool:
+        if not batch.claim_once(f"reach-events-file:{key}"):
+            return False
+        self._write_rows(batch, events, seen)
+        return True
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -235,3 +462,32 @@ class ReachLog:
             )
             for r in rows
         ]
+
+
+_TOUCH = "UPDATE residents SET last_seen = MAX(last_seen, ?) WHERE id = ?"
+
+
+def _read_spill(path: Path) -> tuple[str, list[EventRow], dict[int, int]]:
+    with open(path, encoding="utf-8") as file:
+        header = json.loads(file.readline())
+        if list(header["columns"]) != list(EVENT_COLUMNS):
+            raise ValueError(f"columns {header['columns']} are not {list(EVENT_COLUMNS)}")
+        events = [tuple(json.loads(line)) for line in file if line.strip()]
+    if len(events) != header["events"] or any(len(row) != len(EVENT_COLUMNS) for row in events):
+        raise ValueError(f"{len(events)} events where the header says {header['events']}")
+    return str(header["key"]), events, {int(rid): int(ts) for rid, ts in header["seen"]}
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a rename in `directory` survive a power cut (POSIX; a no-op where directories cannot be opened)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _brief(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:160] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

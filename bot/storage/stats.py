@@ -108,6 +108,11 @@ class LedgerTotal(NamedTuple):
     count: int  # summed audience or quantity, in the type's unit
 
 
+class RequestCounts(NamedTuple):
+    made: int  # legal-service requests sent to the office in the period (open or done)
+    done: int
+
+
 class PendingResident(NamedTuple):
     place_id: str | None
     display_name: str
@@ -226,6 +231,15 @@ class StatsStore:
             {"start": start, "end": end},
         )
         return int(rows[0][0])
+
+    async def requests(self, start: int, end: int) -> RequestCounts:
+        """Legal-service requests (群众诉求) made in the period, and how many of them are done."""
+        rows = await self._rows(
+            "SELECT COUNT(*), COALESCE(SUM(status = 'done'), 0) FROM help_requests WHERE status IN ('open', 'done')"
+            " AND created_at >= :start AND created_at < :end AND channel != 'console'",
+            {"start": start, "end": end},
+        )
+        return RequestCounts(int(rows[0][0]), int(rows[0][1]))
 
     async def ledger(self, first_day: str, last_day: str) -> list[LedgerTotal]:
         """(activity type, activities, summed count) in the period."""

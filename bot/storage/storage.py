@@ -16,18 +16,26 @@ from bot.storage.db import DEFAULT_ZONE_OFFSET, Clock, Database
 from bot.storage.ledger import LedgerStore
 from bot.storage.questions import QuestionLog
 from bot.storage.quizzes import QuizStore
-from bot.storage.reach import ReachLog
+from bot.storage.reach import FLUSH_INTERVAL, FLUSH_SIZE, MAX_PENDING, ReachLog
+from bot.storage.requests import RequestStore
 from bot.storage.residents import ResidentStore
 from bot.storage.stats import StatsStore
 
 
 class Storage:
-    def __init__(self, db: Database, flush_interval: float = 0.2, flush_size: int = 500) -> None:
+    def __init__(
+        self,
+        db: Database,
+        flush_interval: float = FLUSH_INTERVAL,
+        flush_size: int = FLUSH_SIZE,
+        max_pending: int = MAX_PENDING,
+    ) -> None:
         self.db = db
-        self.reach = ReachLog(db, flush_interval, flush_size)
+        self.reach = ReachLog(db, flush_interval, flush_size, max_pending)
         self.residents = ResidentStore(db, self.reach)
         self.conversations = ConversationStore(db)
         self.questions = QuestionLog(db)
+        self.requests = RequestStore(db)
         self.quizzes = QuizStore(db)
         self.broadcasts = BroadcastStore(db)
         self.ledger = LedgerStore(db)
@@ -39,18 +47,22 @@ class Storage:
         cls,
         path: Path | str,
         clock: Clock = time.time,
-        flush_interval: float = 0.2,
-        flush_size: int = 500,
+        flush_interval: float = FLUSH_INTERVAL,
+        flush_size: int = FLUSH_SIZE,
         zone_offset: int = DEFAULT_ZONE_OFFSET,
+        max_pending: int = MAX_PENDING,
     ) -> Storage:
-        """Open (creating if needed) and migrate the database at `path`."""
+        """Open (creating if needed) and migrate the database at `path`, then import the reach events an earlier
+        run could not write and saved beside it."""
         db = await Database.open(path, clock, zone_offset)
         try:
             await db.migrate()
+            storage = cls(db, flush_interval, flush_size, max_pending)
+            await storage.reach.import_spilled()
         except BaseException:
             await db.close()
             raise
-        return cls(db, flush_interval, flush_size)
+        return storage
 
     def claim_serving(self) -> None:
         """Make this process the only bot serving this database (raises `DatabaseBusy` otherwise)."""
@@ -61,7 +73,8 @@ class Storage:
         await self.reach.flush()
 
     async def close(self) -> None:
-        """Flush every buffered event, then close. Safe to call twice."""
+        """Flush every buffered event, then close; the database is closed even when the flush fails (the events
+        are then saved to a file and the error raised). Safe to call twice."""
         if self._closed:
             return
         try:
