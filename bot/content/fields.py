@@ -16,6 +16,7 @@ from bot.content.yamlsource import LocatedDict, LocatedList
 
 ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 ID_MAX_LEN = 24  # ids travel inside 64-byte Telegram button payloads
+DATE_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class ProblemSink:
@@ -104,11 +105,23 @@ class Section:
             return value.date()
         if isinstance(value, dt.date):
             return value
+        text = str(value).strip()
         try:
-            return dt.date.fromisoformat(str(value))
-        except ValueError:
-            self.sink.error(self.line_of(key), f"'{key}' of {self.what} must be a date YYYY-MM-DD, got {value!r}")
+            return dt.date.fromisoformat(text)
+        except ValueError as exc:
+            if DATE_SHAPE.match(text):  # 2026-02-30: shaped like a date, but no such day
+                message = f"'{key}' of {self.what}: {text} is not a date in the calendar ({exc})"
+            else:
+                message = f"'{key}' of {self.what} must be a date YYYY-MM-DD, got {value!r}"
+            self.sink.error(self.line_of(key), message)
             return None
+
+    def line_in_text(self, key: str, offset: int) -> int:
+        """The line of character `offset` of a text value: its own line inside a `key: |` block, else the key's."""
+        first = getattr(self.data, "text_lines", {}).get(key) if self.valid else None
+        if first is None or not isinstance(self.data.get(key), str):
+            return self.line_of(key)
+        return first + self.data[key].count("\n", 0, offset)
 
     def sequence(self, key: str, min_items: int = 0, max_items: int | None = None) -> list[tuple[int, Any]]:
         """Items of a list with their lines; [] (and a problem) when the value is not a list."""

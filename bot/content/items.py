@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.content.fields import ProblemSink, Section, check_text
+from bot.content.mentions import LawNames, old_number_warning
 from bot.content.model import Citation, Law, QuizQuestion, Tip, Topic
 from bot.content.numerals import article_numbers
+from bot.content.problems import Severity
 
 LIMITS = {
     "topic_title": 16,
@@ -54,6 +57,10 @@ class ItemReader:
         self.today = today
         self.ids = ids
         self.laws_unreadable = False  # laws.yaml could not be parsed: citations are not checked one by one
+        self.broken_law_ids: set[str] = set()  # laws.yaml entries with errors of their own: citing them is no error
+        self.broken_law_names: set[str] = set()
+        self.law_names: LawNames | None = None  # names of the laws, to check law names written in text
+        self.declared_tips: set[str] = set()  # every tip id written in a topic file, even of a tip with errors
 
     def topic(self, sink: ProblemSink, data: Any, laws: dict[str, Law]) -> Topic | None:
         section = Section(
@@ -97,6 +104,8 @@ class ItemReader:
             optional=["image", "valid_until"],
         )
         tip_id = s.identifier()
+        if tip_id:
+            self.declared_tips.add(tip_id)
         if tip_id and not self.ids.claim(sink, "tip", tip_id, s.line_of("id")):
             tip_id = None
         title, body = s.text("title", LIMITS["tip_title"]), s.text("body", LIMITS["tip_body"])
@@ -106,7 +115,9 @@ class ItemReader:
             if (kw := _keyword(sink, kw_line, value)) is not None
         ]
         sources = self.sources(sink, s, laws)
+        cited = self.check_law_mentions(sink, s, ["title", "body"])
         reviewed_on, valid_until = self._review_dates(sink, s, f"tip '{tip_id or '?'}'")
+        self._reviewed_before_renumbering(sink, s, f"tip '{tip_id or '?'}'", reviewed_on, sources, cited)
         image = s.text("image")
         if image is not None and not self._image_exists(image):
             sink.error(s.line_of("image"), f"image '{image}' not found under the content directory")
@@ -134,7 +145,12 @@ class ItemReader:
         answer = self._answer(sink, s, len(options))
         explanation = s.text("explanation", LIMITS["explanation"])
         sources = self.sources(sink, s, laws)
+        cited = self.check_law_mentions(sink, s, ["question", "explanation"])
+        for opt_line, value in raw_options:
+            if isinstance(value, str):
+                cited.update(self._mentions(sink, value, lambda _offset, line=opt_line: line))
         reviewed_on, valid_until = self._review_dates(sink, s, f"quiz question '{qid or '?'}'")
+        self._reviewed_before_renumbering(sink, s, f"quiz question '{qid or '?'}'", reviewed_on, sources, cited)
         if not (
             qid
             and question
@@ -185,8 +201,8 @@ class ItemReader:
             if law_id is None:
                 continue
             law = laws.get(law_id)
-            if law is None and self.laws_unreadable:
-                continue
+            if law is None and (self.laws_unreadable or law_id in self.broken_law_ids):
+                continue  # laws.yaml's own error says what is wrong; "unknown law" here would mislead
             if law is None:
                 sink.error(cs.line_of("law"), f"unknown law '{law_id}': add it to laws.yaml or use one of its ids")
                 continue
@@ -195,8 +211,21 @@ class ItemReader:
                     cs.line_of("law"), f"law '{law_id}' was repealed on {law.repealed_on}: cite the law in force"
                 )
                 continue
-            if law.in_force_since > self.today:
+            if law.in_force_since is not None and law.in_force_since > self.today:
                 sink.error(cs.line_of("law"), f"law '{law_id}' is not in force until {law.in_force_since}")
+                continue
+            if article is not None and not law.has_articles:
+                sink.error(
+                    cs.line_of("article"),
+                    f"'{law_id}' is a {law.kind}, not a law: it has no articles (leave out 'article')",
+                )
+                continue
+            if article is not None and law.amended_in_force is not None and law.amended_in_force > self.today:
+                sink.error(
+                    cs.line_of("article"),
+                    f"the {law.version or 'amended'} text of {law.short} takes effect on {law.amended_in_force}: "
+                    "its article numbers are not in force yet",
+                )
                 continue
             if article is not None:
                 numbers = article_numbers(article)
@@ -214,8 +243,54 @@ class ItemReader:
                         f"article '{article}' does not exist: {law.short} has {law.articles} articles",
                     )
                     continue
+                moved = old_number_warning(law, article, numbers)
+                if moved:
+                    sink.warning(cs.line_of("article"), moved)
             citations.append(Citation(law, article))
         return tuple(citations)
+
+    def check_law_mentions(self, sink: ProblemSink, s: Section, keys: list[str]) -> dict[str, Law]:
+        """Law names and 第X条 written in these text fields, each problem at its own line; the laws cited by article."""
+        cited: dict[str, Law] = {}
+        for key in keys:
+            value = s.data.get(key) if s.valid else None
+            if isinstance(value, str):
+                cited.update(self._mentions(sink, value, lambda offset, key=key: s.line_in_text(key, offset)))
+        return cited
+
+    def _mentions(self, sink: ProblemSink, text: str, line_of: Callable[[int], int]) -> dict[str, Law]:
+        if self.law_names is None:
+            return {}  # laws.yaml is missing or unreadable: its own problem says so
+        result = self.law_names.check(text)
+        for finding in result.findings:
+            if finding.severity is Severity.WARNING:
+                sink.warning(line_of(finding.offset), finding.message)
+            else:
+                sink.error(line_of(finding.offset), finding.message)
+        return result.cited
+
+    def _reviewed_before_renumbering(
+        self,
+        sink: ProblemSink,
+        s: Section,
+        what: str,
+        reviewed_on: dt.date | None,
+        sources: tuple[Citation, ...],
+        cited: dict[str, Law],
+    ) -> None:
+        """An item last reviewed before a law it cites by article was renumbered may carry the old numbers."""
+        if reviewed_on is None:
+            return
+        laws = dict(cited)
+        laws.update((c.law.id, c.law) for c in sources if c.article)
+        for law in laws.values():
+            if law.renumbered_on is not None and reviewed_on < law.renumbered_on:
+                sink.warning(
+                    s.line_of("reviewed_on"),
+                    f"{what} was reviewed on {reviewed_on}, before {law.short} was renumbered on "
+                    f"{law.renumbered_on}: check its article numbers against the current text, then update "
+                    "reviewed_on",
+                )
 
     def _review_dates(self, sink: ProblemSink, s: Section, what: str) -> tuple[dt.date | None, dt.date | None]:
         reviewed_on, valid_until = s.date("reviewed_on"), s.date("valid_until")

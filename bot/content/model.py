@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -16,16 +17,51 @@ class PlaceKind(StrEnum):
     SCHOOL = "school"
 
 
+LAW_KINDS = ("law", "regulation", "decision", "notice")  # in force from a date, with numbered articles
+TEXT_KINDS = ("document", "publicity")  # a letter, a notice to parents; police or school publicity: no articles
+
+
 @dataclass(frozen=True)
 class Law:
+    """One entry of content/laws.yaml: a law, regulation, decision or notice, or a document or publicity source.
+
+    Dates follow one convention (docs/content.md): `in_force_since` is the date the law's own text says it takes
+    effect (本法自…起施行) — an amendment (修正) does not change it; `version` names the text we cite and
+    `amended_in_force` is when that amendment took effect. Documents and publicity have no in-force date.
+    """
+
     id: str
     name: str
     short: str
     kind: str
-    in_force_since: dt.date
+    in_force_since: dt.date | None = None
     version: str | None = None
     articles: int | None = None
     repealed_on: dt.date | None = None
+    amended_in_force: dt.date | None = None
+    published_on: dt.date | None = None
+    renumbered_on: dt.date | None = None  # the text we cite renumbered the articles on this date
+    old_numbers: tuple[tuple[int, int], ...] = ()  # (number before renumbering, number now) of known provisions
+
+    @property
+    def has_articles(self) -> bool:
+        return self.kind in LAW_KINDS
+
+    @property
+    def current_since(self) -> dt.date | None:
+        """When the text we cite (with its article numbers) took effect."""
+        return self.amended_in_force or self.in_force_since
+
+    def names(self) -> tuple[str, ...]:
+        """How content may name it: the full and short names, without 《》, and any 《title》 inside them."""
+        found = []
+        for text in (self.name, self.short):
+            found.append(text.replace("《", "").replace("》", ""))
+            found.extend(_TITLE.findall(text))
+        return tuple(dict.fromkeys(n for n in found if n))
+
+
+_TITLE = re.compile(r"《([^》]+)》")
 
 
 @dataclass(frozen=True)

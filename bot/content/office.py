@@ -31,8 +31,17 @@ class OfficeReader:
     # -- office.yaml -------------------------------------------------------------------------
 
     def office(
-        self, sink: ProblemSink, data: Any, laws: dict[str, Law], places: list[Place], tips: list[Tip]
+        self,
+        sink: ProblemSink,
+        data: Any,
+        laws: dict[str, Law],
+        places: list[Place],
+        tips: list[Tip],
+        declared_places: set[str] | None = None,
+        unreadable: str | None = None,
     ) -> Office | None:
+        """`declared_places`: every place id in places.yaml, even of an entry with errors; `unreadable`: places.yaml
+        when it could not be read. A committee of such a place is not reported as unknown (its file says why)."""
         top = Section(
             sink,
             "office file",
@@ -46,7 +55,7 @@ class OfficeReader:
             office = self._contact(
                 sink, "office (司法所)", top.data["office"], top.line_of("office"), ("name", "address", "hours")
             )
-        mediation = self._mediation(sink, top, places)
+        mediation = self._mediation(sink, top, places, declared_places or set(), unreadable)
         legal_aid = (
             self._contact(sink, "legal_aid (法律援助中心)", top.data["legal_aid"], top.line_of("legal_aid"), ("name",))
             if top.has("legal_aid")
@@ -67,11 +76,14 @@ class OfficeReader:
             return None
         return Contact(texts["name"] or "", texts["address"], texts["hours"], phone)
 
-    def _mediation(self, sink: ProblemSink, top: Section, places: list[Place]) -> dict[str, Contact] | None:
+    def _mediation(
+        self, sink: ProblemSink, top: Section, places: list[Place], declared: set[str], unreadable: str | None
+    ) -> dict[str, Contact] | None:
         """place id -> its 人民调解委员会; None when the section is unusable (its problems are recorded)."""
         known = {p.id: p for p in places}
         committees: dict[str, Contact] = {}
         ok = True
+        unchecked = 0
         if top.has("mediation"):
             mapping = top.data["mediation"]
             if not isinstance(mapping, LocatedDict):
@@ -81,7 +93,10 @@ class OfficeReader:
                 line = mapping.key_lines.get(place_id, top.line_of("mediation"))
                 place = known.get(place_id)
                 contact = self._contact(sink, f"mediation committee of '{place_id}'", value, line, ("name", "address"))
-                if place is None:
+                if place is None and (unreadable or place_id in declared):
+                    unchecked += 1  # places.yaml could not be read, or this place has errors there
+                    ok = False
+                elif place is None:
                     sink.error(line, f"unknown place '{place_id}': use a village or community id from places.yaml")
                     ok = False
                 elif place.kind is PlaceKind.SCHOOL:
@@ -93,6 +108,12 @@ class OfficeReader:
                 elif contact is not None:
                     committees[place_id] = contact
                 ok = ok and contact is not None
+        if unchecked and unreadable:
+            sink.warning(
+                top.line_of("mediation"),
+                f"{unchecked} mediation committee(s) not checked: {unreadable} could not be read (its error is listed "
+                "first)",
+            )
         if top.valid and places:
             for place in places:
                 if place.kind is not PlaceKind.SCHOOL and place.id not in committees and ok:

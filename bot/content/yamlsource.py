@@ -15,10 +15,15 @@ import yaml
 
 
 class LocatedDict(dict):
-    """A mapping with the line of the mapping itself and of each key."""
+    """A mapping with the line of the mapping itself and of each key.
+
+    `text_lines` gives, for a value written as a literal block (`key: |`), the line of its first text line, so a
+    problem found inside the text can name the line it is on.
+    """
 
     line: int
     key_lines: dict[str, int]
+    text_lines: dict[str, int]
 
 
 class LocatedList(list):
@@ -42,6 +47,7 @@ class _LocatingLoader(yaml.SafeLoader):
         result = LocatedDict()
         result.line = node.start_mark.line + 1
         result.key_lines = {}
+        result.text_lines = {}
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
             key_text = str(key)
@@ -50,7 +56,16 @@ class _LocatingLoader(yaml.SafeLoader):
                 self.duplicate_keys.append((line, key_text))
             result[key_text] = self.construct_object(value_node, deep=True)
             result.key_lines[key_text] = line
+            if isinstance(value_node, yaml.ScalarNode) and value_node.style == "|":
+                result.text_lines[key_text] = value_node.start_mark.line + 2  # the text starts below `key: |`
         return result
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:  # type: ignore[override]
+        """A date that is not in the calendar (2026-02-30) stays text: the checker names it with its line."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return self.construct_scalar(node)
 
     def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LocatedList:  # type: ignore[override]
         result = LocatedList(self.construct_object(child, deep=True) for child in node.value)
@@ -61,6 +76,7 @@ class _LocatingLoader(yaml.SafeLoader):
 
 _LocatingLoader.add_constructor("tag:yaml.org,2002:map", _LocatingLoader.construct_mapping)
 _LocatingLoader.add_constructor("tag:yaml.org,2002:seq", _LocatingLoader.construct_sequence)
+_LocatingLoader.add_constructor("tag:yaml.org,2002:timestamp", _LocatingLoader.construct_yaml_timestamp)
 
 
 class YamlSyntaxError(Exception):
