@@ -2,37 +2,27 @@
 
 The loader keeps going after a problem so that one `content check` run shows an
 editor everything that is wrong; a catalog is returned only when there is no error.
+It opens every file and reads the topics/ directory; the entries of the other files are read by laws.py,
+places.py, campaigns.py, matching.py (urgent intents, synonyms) and office.py (office, names).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.content.calendar import parse_rule, parse_time
-from bot.content.fields import ProblemSink, Section, check_text
-from bot.content.items import LIMITS, FirstSeen, ItemReader
-from bot.content.mentions import LawNames
-from bot.content.model import (
-    LAW_KINDS,
-    TEXT_KINDS,
-    Campaign,
-    Catalog,
-    Law,
-    Office,
-    Place,
-    PlaceKind,
-    Topic,
-    UrgentIntent,
-)
-from bot.content.numerals import article_numbers
+from bot.content.campaigns import CampaignReader, Declarations
+from bot.content.fields import ProblemSink
+from bot.content.items import FirstSeen, ItemReader
+from bot.content.laws import LawReader
+from bot.content.matching import read_synonyms, read_urgent
+from bot.content.model import Campaign, Catalog, Law, Office, Place, Topic, UrgentIntent
 from bot.content.office import OfficeReader
+from bot.content.places import read_places
 from bot.content.problems import Problem, has_errors
-from bot.content.yamlsource import LocatedDict, YamlSyntaxError, parse_yaml
-from bot.textnorm import normalize
+from bot.content.yamlsource import YamlSyntaxError, parse_yaml
 
 LAWS_FILE = "laws.yaml"
 CAMPAIGNS_FILE = "campaigns.yaml"
@@ -42,8 +32,7 @@ PLACES_FILE = "places.yaml"
 OFFICE_FILE = "office.yaml"
 NAMES_FILE = "names.yaml"
 TOPICS_DIR = "topics"
-DATE_KEYS = ("in_force_since", "amended_in_force", "published_on", "repealed_on", "renumbered_on")
-MAX_TRIGGER_EXPANSION = 500  # one trigger line with "|" alternatives stands for at most this many triggers
+
 
 @dataclass
 class LoadResult:
@@ -79,6 +68,8 @@ class _Loader:
         self.declared_places: set[str] = set()
         self.declared_topics: set[str] = set()
         self.items = ItemReader(directory, today, self.ids)
+        self.law_reader = LawReader(self.items, self.ids)
+        self.campaign_reader = CampaignReader(self.items, self.ids)
         self.office_reader = OfficeReader(self.items, self.ids)
 
     def run(self) -> LoadResult:
@@ -153,134 +144,21 @@ class _Loader:
     def _finish(self, sink: ProblemSink) -> None:
         self.problems.extend(sink.problems)
 
-    # -- laws --------------------------------------------------------------------------------
+    # -- laws and places ---------------------------------------------------------------------
 
     def _load_laws(self) -> dict[str, Law]:
         path = self.directory / LAWS_FILE
-        laws: dict[str, Law] = {}
         if not path.exists():
             self.problems.append(Problem(self._display(path), 1, "missing file: every citation needs laws.yaml"))
-            return laws
+            return {}
         parsed = self._parse(path)
         if parsed is None:
             self.items.laws_unreadable = True  # every citation would be "unknown": the file's own error says it
-            return laws
+            return {}
         sink, data = parsed
-        top = Section(sink, "laws file", data, 1, required=["laws"])
-        for line, item in top.sequence("laws", min_items=1):
-            law = self._law(sink, item, line)
-            if law is not None and self.ids.claim(sink, "law", law.id, line):
-                laws[law.id] = law
+        laws = self.law_reader.laws(sink, data)
         self._finish(sink)
-        self.items.broken_law_ids -= set(laws)
-        self.items.broken_law_names -= {n for law in laws.values() for n in law.names()}
-        self.items.law_names = LawNames(laws, self.today, self.items.broken_law_names)
         return laws
-
-    def _law(self, sink: ProblemSink, item: Any, line: int) -> Law | None:
-        """One laws.yaml entry. Dates: see `Law` and docs/content.md (one convention for every entry)."""
-        s = Section(
-            sink,
-            "law",
-            item,
-            line,
-            required=["id", "name", "short", "kind"],
-            optional=[
-                "version",
-                "in_force_since",
-                "amended_in_force",
-                "published_on",
-                "articles",
-                "repealed_on",
-                "renumbered_on",
-                "old_numbers",
-            ],
-        )
-        law_id = s.identifier(max_len=40)  # law ids never travel in button payloads
-        name, short, kind = s.text("name"), s.text("short"), s.text("kind")
-        # Remember every entry's id and names, even a broken one: what cites it is not "unknown" (no cascade).
-        if law_id:
-            self.items.broken_law_ids.add(law_id)
-        for text in (name, short):
-            if text:
-                self.items.broken_law_names.update(Law("?", text, text, "law").names())
-        if kind and kind not in LAW_KINDS + TEXT_KINDS:
-            sink.error(s.line_of("kind"), f"law kind '{kind}' is not one of {', '.join(LAW_KINDS + TEXT_KINDS)}")
-            return None
-        dates = {key: s.date(key) for key in DATE_KEYS}
-        if kind in TEXT_KINDS:
-            # A letter or publicity is not "in force": it has no in-force date, no articles, no renumbering.
-            for key in ("in_force_since", "amended_in_force", "articles", "renumbered_on", "old_numbers"):
-                if s.has(key):
-                    sink.error(
-                        s.line_of(key),
-                        f"a {kind} has no '{key}': only laws, regulations, decisions and notices do "
-                        "(a document may have 'published_on')",
-                    )
-                    return None
-        elif kind:
-            if s.valid and not s.has("in_force_since"):
-                sink.error(s.line, f"{kind} is missing required key 'in_force_since' (the date its text says it "
-                                   "takes effect, 本法自…起施行)")
-                return None
-            if s.has("published_on"):
-                sink.error(s.line_of("published_on"), f"a {kind} has 'in_force_since', not 'published_on'")
-                return None
-        since, amended = dates["in_force_since"], dates["amended_in_force"]
-        if amended is not None and not s.has("version"):
-            sink.error(s.line_of("amended_in_force"), "'amended_in_force' needs 'version' naming the amended text")
-        if since is not None and amended is not None and amended <= since:
-            line = s.line_of("amended_in_force")
-            sink.error(line, f"'amended_in_force' {amended} is not after in_force_since {since}")
-            return None
-        renumbered = dates["renumbered_on"]
-        if since is not None and renumbered is not None and renumbered < since:
-            sink.error(s.line_of("renumbered_on"), f"'renumbered_on' {renumbered} is before in_force_since {since}")
-            return None
-        articles = s.integer("articles", 1)
-        old_numbers = self._old_numbers(sink, s, articles)
-        if old_numbers and dates["renumbered_on"] is None:
-            sink.error(s.line_of("old_numbers"), "'old_numbers' needs 'renumbered_on' (when the articles moved)")
-            return None
-        if not (law_id and name and short and kind) or old_numbers is None:
-            return None
-        return Law(
-            id=law_id,
-            name=name,
-            short=short,
-            kind=kind,
-            in_force_since=since,
-            version=s.text("version"),
-            articles=articles,
-            repealed_on=dates["repealed_on"],
-            amended_in_force=amended,
-            published_on=dates["published_on"],
-            renumbered_on=dates["renumbered_on"],
-            old_numbers=old_numbers,
-        )
-
-    def _old_numbers(self, sink: ProblemSink, s: Section, articles: int | None) -> tuple[tuple[int, int], ...] | None:
-        """`old_numbers: {第七十二条: 第八十四条}` — known provisions and where the renumbering moved them."""
-        if not s.has("old_numbers"):
-            return ()
-        mapping = s.data["old_numbers"]
-        if not isinstance(mapping, LocatedDict):
-            sink.error(s.line_of("old_numbers"), "'old_numbers' must map an old article (第七十二条) to its new one")
-            return None
-        pairs = []
-        for old, new in mapping.items():
-            line = mapping.key_lines.get(old, s.line_of("old_numbers"))
-            old_n, new_n = article_numbers(str(old)), article_numbers(str(new))
-            if not old_n or not new_n or len(old_n) != 1 or len(new_n) != 1:
-                sink.error(line, f"old_numbers '{old}: {new}' must map one 第X条 to one 第X条")
-                return None
-            if articles is not None and new_n[0] > articles:
-                sink.error(line, f"old_numbers '{old}: {new}': the law has only {articles} articles")
-                return None
-            pairs.append((old_n[0], new_n[0]))
-        return tuple(pairs)
-
-    # -- places ------------------------------------------------------------------------------
 
     def _load_places(self) -> tuple[str, list[Place]]:
         path = self.directory / PLACES_FILE
@@ -292,183 +170,34 @@ class _Loader:
             self.unreadable_places = self._display(path)
             return "", []
         sink, data = parsed
-        top = Section(sink, "places file", data, 1, required=["town", "places"])
-        town = top.text("town", LIMITS["place_name"]) or ""
-        places: list[Place] = []
-        for line, item in top.sequence("places", min_items=1):
-            section = Section(
-                sink, "place", item, line, required=["id", "name", "kind"], optional=["population", "enrolment"]
-            )
-            place_id, name = section.identifier(), section.text("name", LIMITS["place_name"])
-            if place_id:
-                self.declared_places.add(place_id)
-            kind_text = section.text("kind")
-            kind = None
-            if kind_text is not None:
-                try:
-                    kind = PlaceKind(kind_text)
-                except ValueError:
-                    sink.error(
-                        section.line_of("kind"), f"place kind '{kind_text}' is not one of village, community, school"
-                    )
-            population, enrolment = section.integer("population", 1), section.integer("enrolment", 1)
-            if kind is PlaceKind.SCHOOL and section.has("population"):
-                sink.error(section.line_of("population"), "a school has 'enrolment', not 'population'")
-            if kind in (PlaceKind.VILLAGE, PlaceKind.COMMUNITY) and section.has("enrolment"):
-                sink.error(section.line_of("enrolment"), "a village or community has 'population', not 'enrolment'")
-            if place_id and name and kind and self.ids.claim(sink, "place", place_id, section.line):
-                places.append(Place(place_id, name, kind, population, enrolment))
+        town, places = read_places(sink, data, self.ids, self.declared_places)
         self._finish(sink)
         return town, places
 
-    # -- campaigns ---------------------------------------------------------------------------
+    # -- campaigns, urgent intents, synonyms, office and names -------------------------------
 
     def _load_campaigns(self, topics: list[Topic], places: list[Place]) -> list[Campaign]:
         parsed = self._parse_optional(CAMPAIGNS_FILE)
         if parsed is None:
             return []
         sink, data = parsed
-        tips = {tip.id: tip for topic in topics for tip in topic.tips}
-        topic_ids, place_ids = {t.id for t in topics}, {p.id for p in places}
-        top = Section(sink, "campaigns file", data, 1, required=["campaigns"])
-        campaigns = []
-        unchecked: list[int] = []  # lines whose references may be in a file that could not be read
-        for line, item in top.sequence("campaigns", min_items=1):
-            s = Section(
-                sink,
-                "campaign",
-                item,
-                line,
-                required=["id", "name", "when", "time", "to"],
-                optional=["item", "text", "topic"],
-            )
-            campaign_id, name = s.identifier(), s.text("name", 40)
-            rule = when = None
-            if s.has("when"):
-                try:
-                    rule = parse_rule(str(s.data["when"]))
-                except ValueError as exc:
-                    sink.error(s.line_of("when"), str(exc))
-            if s.has("time"):
-                try:
-                    when = parse_time(str(s.data["time"]))
-                except ValueError as exc:
-                    sink.error(s.line_of("time"), str(exc))
-            item_id, text, topic_id = s.text("item"), s.text("text", LIMITS["tip_body"]), s.text("topic")
-            self.items.check_law_mentions(sink, s, ["text"])  # 「《消防法》第四十四条规定」: the law and article exist
-            if (item_id is None) == (text is None):
-                sink.error(s.line, "a campaign needs exactly one of 'item' (a tip id) or 'text'")
-            tip = tips.get(item_id) if item_id else None
-            if item_id and tip is None:
-                if self._unchecked("tip", item_id, s.line_of("item"), unchecked):
-                    sink.error(s.line_of("item"), f"campaign item '{item_id}' is not a tip id in topics/")
-            elif tip is not None and not tip.is_served_on(self.today):
-                sink.warning(s.line_of("item"), f"campaign item '{item_id}' has expired; the campaign will not send")
-            topic_line = s.line_of("topic")
-            if topic_id and topic_id not in topic_ids and self._unchecked("topic", topic_id, topic_line, unchecked):
-                sink.error(topic_line, f"unknown topic '{topic_id}'")
-            audience = []
-            for spec_line, spec in s.sequence("to", min_items=1):
-                spec_text = str(spec)
-                kind, _, value = spec_text.partition(":")
-                known = {"lang": {"zh-CN", "en"}, "topic": topic_ids, "place": place_ids}
-                if spec_text == "all" or value in known.get(kind, ()):
-                    audience.append(spec_text)
-                elif kind in ("topic", "place"):
-                    if self._unchecked(kind, value, spec_line, unchecked):
-                        sink.error(spec_line, f"audience '{spec_text}': no {kind} with id '{value}'")
-                else:
-                    sink.error(spec_line, f"audience '{spec_text}' is not all, topic:ID, place:ID or lang:zh-CN|en")
-            if campaign_id and not self.ids.claim(sink, "campaign", campaign_id, s.line_of("id")):
-                campaign_id = None
-            if campaign_id and name and rule and when and audience and (item_id or text):
-                campaigns.append(
-                    Campaign(
-                        campaign_id,
-                        name,
-                        rule,
-                        when,
-                        tuple(audience),
-                        item_id,
-                        text,
-                        topic_id or (tip.topic_id if tip else None),
-                    )
-                )
-        if unchecked:
-            broken = [*self.unreadable_topics, *([self.unreadable_places] if self.unreadable_places else [])]
-            sink.warning(
-                unchecked[0],
-                f"{len(unchecked)} reference(s) to tips, topics or places not checked: "
-                f"{', '.join(broken)} could not be read (its error is listed first)",
-            )
+        declarations = Declarations(
+            tips=self.items.declared_tips,
+            topics=self.declared_topics,
+            places=self.declared_places,
+            unreadable_topics=self.unreadable_topics,
+            unreadable_places=self.unreadable_places,
+        )
+        campaigns = self.campaign_reader.campaigns(sink, data, topics, places, declarations)
         self._finish(sink)
         return campaigns
-
-    def _unchecked(self, kind: str, value: str, line: int, unchecked: list[int]) -> bool:
-        """True when a reference that was not found is an error here; False when another file explains it."""
-        declared = {"tip": self.items.declared_tips, "topic": self.declared_topics, "place": self.declared_places}
-        if value in declared[kind]:
-            return False  # it is there, with an error of its own in its own file
-        if (kind == "place" and self.unreadable_places) or (kind != "place" and self.unreadable_topics):
-            unchecked.append(line)
-            return False
-        return True
-
-    # -- urgent intents and synonyms ---------------------------------------------------------
 
     def _load_urgent(self, laws: dict[str, Law]) -> list[UrgentIntent]:
         parsed = self._parse_optional(URGENT_FILE)
         if parsed is None:
             return []
         sink, data = parsed
-        top = Section(sink, "urgent file", data, 1, required=["urgent"])
-        intents = []
-        for line, item in top.sequence("urgent", min_items=1):
-            s = Section(
-                sink,
-                "urgent intent",
-                item,
-                line,
-                required=["id", "name", "triggers", "reply", "source"],
-                optional=["unless"],
-            )
-            intent_id, name = s.identifier(), s.text("name", 20)
-            reply = s.text("reply", LIMITS["tip_body"])
-            triggers = []
-            for trigger_line, trigger in s.sequence("triggers", min_items=1):
-                text = check_text(sink, trigger, trigger_line, "trigger")
-                if text is None:
-                    continue
-                # Words joined by "+" must all appear; "a|b" in a word's place means either of them.
-                slots = [[normalize(word) for word in slot.split("|")] for slot in text.split("+")]
-                if not all(all(slot) for slot in slots):
-                    sink.error(
-                        trigger_line,
-                        f"trigger '{text}' has an empty word (write words joined by +, alternatives by |)",
-                    )
-                    continue
-                expansion = 1
-                for slot in slots:
-                    expansion *= len(slot)
-                if expansion > MAX_TRIGGER_EXPANSION:
-                    sink.error(
-                        trigger_line,
-                        f"trigger '{text}' stands for {expansion} word combinations, at most "
-                        f"{MAX_TRIGGER_EXPANSION}: split it into several triggers",
-                    )
-                    continue
-                triggers.extend(itertools.product(*slots))
-            unless = [
-                normalize(text)
-                for unless_line, value in s.sequence("unless")
-                if (text := check_text(sink, value, unless_line, "unless word"))
-            ]
-            sources = self.items.sources(sink, s, laws)
-            self.items.check_law_mentions(sink, s, ["reply"])
-            if intent_id and not self.ids.claim(sink, "urgent intent", intent_id, s.line_of("id")):
-                intent_id = None
-            if intent_id and name and reply and triggers and sources:
-                intents.append(UrgentIntent(intent_id, name, tuple(triggers), tuple(unless), reply, sources))
+        intents = read_urgent(sink, data, laws, self.items, self.ids)
         self._finish(sink)
         return intents
 
@@ -498,19 +227,7 @@ class _Loader:
         if parsed is None:
             return {}
         sink, data = parsed
-        top = Section(sink, "synonyms file", data, 1, required=["synonyms"])
-        synonyms: dict[str, str] = {}
-        if top.has("synonyms"):
-            mapping = top.data["synonyms"]
-            if not isinstance(mapping, dict):
-                sink.error(top.line_of("synonyms"), "'synonyms' must map what residents type to the word tips use")
-            else:
-                for wrong, right in mapping.items():
-                    line = mapping.key_lines.get(wrong, top.line)
-                    target = check_text(sink, right, line, f"synonym of '{wrong}'")
-                    source = normalize(str(wrong))
-                    if target and source:
-                        synonyms[source] = normalize(target)
+        synonyms = read_synonyms(sink, data)
         self._finish(sink)
         return synonyms
 
