@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -25,13 +28,23 @@ def http(port: int, path: str, body: dict | None = None) -> dict:
         return json.loads(response.read())
 
 
-def start_fake(*extra: str) -> tuple[subprocess.Popen, int]:
-    """The fake Bot API server as a separate process (its own core); returns it and its port."""
+def start_fake(*extra: str, priority: bool = False) -> tuple[subprocess.Popen, int]:
+    """The fake Bot API server as a separate process (its own core); returns it and its port.
+
+    `priority`: run it at a higher CPU priority where allowed (root), so that on a busy machine its own stalls
+    do not bunch up the arrival times it counts its per-second limit on (Telegram's servers are not ours).
+    """
+
+    def higher() -> None:
+        with contextlib.suppress(OSError):
+            os.nice(-10)
+
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.telegram_api", "--port", "0", "--token", TOKEN, *extra],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=higher if priority else None,
     )
     line = process.stdout.readline() if process.stdout else ""
     return process, int(line.split("http://127.0.0.1:")[1].split()[0])
@@ -57,3 +70,70 @@ def seed_database(path: Path, residents: int, first_id: int, place: str | None =
     )
     db.commit()
     db.close()
+
+
+def add_residents(path: Path, ids: list[int], place: str | None = "qingshi-village") -> None:
+    """Telegram residents who met the bot before (place chosen), added to a database `seed_database` made."""
+    db = sqlite3.connect(path)
+    now = int(time.time())
+    db.executemany(
+        "INSERT INTO residents (channel, external_id, display_name, language, place_id, place_asked, first_seen,"
+        " last_seen) VALUES ('telegram', ?, ?, 'zh-CN', ?, 1, ?, ?)",
+        [(str(i), f"T{i}", place, now, now) for i in ids],
+    )
+    db.commit()
+    db.close()
+
+
+def bot_env(port: int, db: Path, **extra: str) -> dict[str, str]:
+    """The environment of `python -m bot run` against the fake on `port` (extra settings as keyword arguments)."""
+    return {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{port}/bot",
+        "BOT_DB": str(db),
+        "BOT_CONTENT_DIR": str(REPO / "content"),
+        "BOT_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def start_bot(env: dict[str, str]) -> subprocess.Popen:
+    """`python -m bot run` as its own process; its stderr (warnings) is kept for `stop_bot`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 60) -> str:
+    """SIGTERM, wait, and return what it wrote to stderr (if piped)."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        _, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+    return err or ""
+
+
+def wait_for_polling(port: int, timeout: float = 30) -> None:
+    """Until the bot has started long polling (its first getUpdates reached the fake)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if http(port, "/_ctl/stats")["methods"].get("getUpdates", 0) >= 1:
+            return
+        time.sleep(0.05)
+    raise TimeoutError("the bot never polled")
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The `share` (0..1) percentile, nearest rank; nan for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]

@@ -62,7 +62,11 @@ def seed(repo: Path, db: Path, residents: int, first_id: int) -> None:
     """The schema made by the bot under test, then residents who already chose their place."""
     env = {**os.environ, "BOT_DB": str(db), "BOT_CONTENT_DIR": str(repo / "content")}
     made = subprocess.run(
-        [sys.executable, "-m", "bot", "chat", "--user", "seed"], input="", env=env, cwd=repo, capture_output=True,
+        [sys.executable, "-m", "bot", "chat", "--user", "seed"],
+        input="",
+        env=env,
+        cwd=repo,
+        capture_output=True,
         text=True,
     )
     if made.returncode != 0:
@@ -97,8 +101,12 @@ async def one_run(repo: Path, deliveries: int, residents: int, extra_env: dict[s
             **extra_env,
         }
         bot = subprocess.Popen(  # noqa: ASYNC220 - returns at once
-            [sys.executable, "-m", "bot", "run"], env=env, cwd=repo, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True,
+            [sys.executable, "-m", "bot", "run"],
+            env=env,
+            cwd=repo,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             await fake.wait_for(lambda f: any(c.method == "getUpdates" for c in f.calls), timeout=30)
@@ -134,8 +142,10 @@ async def main() -> None:
     parser.add_argument("--residents", type=int, default=200, help="seeded residents the messages come from")
     parser.add_argument("--new", action="store_true", help="each message from a new resident instead")
     parser.add_argument(
-        "--repo", type=Path, action="append", help="checkout whose bot is measured (default: this one); repeat to "
-        "compare, runs alternate"
+        "--repo",
+        type=Path,
+        action="append",
+        help="checkout whose bot is measured (default: this one); repeat to compare, runs alternate",
     )
     parser.add_argument("--env", action="append", default=[], metavar="K=V", help="extra environment for the bot")
     args = parser.parse_args()

@@ -158,6 +158,8 @@ class Settings:
     flush_interval: float = 0.05  # seconds a delivery's reach event waits at most before it is committed
     flush_size: int = 500  # buffered reach events that start a commit at once
     telegram_quiz_polls: bool = False  # quiz questions as native Telegram quiz polls instead of buttons
+    telegram_rate: float = 30.0  # Telegram's overall limit, messages/s: one budget for replies and broadcasts; 0 = none
+    telegram_reply_horizon: float = 60.0  # seconds a reply may wait (budget, 429s) before it is given up
     wecom_corp_id: str = ""
     wecom_agent_id: int = 0
     wecom_secret: Secret = Secret("")
@@ -205,6 +207,10 @@ class Settings:
             flush_interval=_number(get("BOT_FLUSH_INTERVAL") or "0.05", "BOT_FLUSH_INTERVAL", 0.001, 10),
             flush_size=int(_number(get("BOT_FLUSH_SIZE") or "500", "BOT_FLUSH_SIZE", 1, 100_000)),
             telegram_quiz_polls=_flag(get("TELEGRAM_QUIZ_POLLS"), "TELEGRAM_QUIZ_POLLS"),
+            telegram_rate=_number(get("TELEGRAM_RATE") or "30", "TELEGRAM_RATE", 0, 100_000),
+            telegram_reply_horizon=_number(
+                get("TELEGRAM_REPLY_HORIZON") or "60", "TELEGRAM_REPLY_HORIZON", 1, 3600
+            ),
             wecom_corp_id=get("WECOM_CORP_ID") or "",
             wecom_agent_id=int(_number(get("WECOM_AGENT_ID") or "0", "WECOM_AGENT_ID", 0, 10**10)),
             wecom_secret=Secret(get("WECOM_SECRET") or ""),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 import signal
 from collections.abc import Awaitable, Callable
@@ -201,7 +202,10 @@ def _start_broadcasts(app: App, settings: Settings, channels: dict[str, Channel]
         app.content,
         channels,
         BroadcastSettings(
-            rate=settings.broadcast_rate, batch_size=settings.broadcast_batch, lease=settings.broadcast_lease
+            rate=settings.broadcast_rate,
+            batch_size=settings.broadcast_batch,
+            lease=settings.broadcast_lease,
+            budget_ceiling=math.inf,  # Telegram: its send budget (TELEGRAM_RATE) paces broadcasts after replies
         ),
         on_tick=scheduler.tick,
     )

@@ -53,10 +53,12 @@ async def test_kill_9_after_a_burst_loses_at_most_the_last_250_ms(fake: FakeTele
         "TELEGRAM_RATE": "0",  # no send budget: the burst runs at the bot's own pace
     }
     process = subprocess.Popen(  # noqa: ASYNC220 - returns at once
-        [sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+        [sys.executable, "-m", "bot", "run"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    await fake.wait_for(lambda f: any(call.method == "getUpdates" for call in f.calls), timeout=30)
     confirmed: list[float] = []
     killed_at: list[float] = []
     finish = fake._finish
@@ -71,6 +73,7 @@ async def test_kill_9_after_a_burst_loses_at_most_the_last_250_ms(fake: FakeTele
 
     fake._finish = finish_and_kill  # type: ignore[method-assign]
     try:
+        await fake.wait_for(lambda f: any(call.method == "getUpdates" for call in f.calls), timeout=30)
         users = [fake.user(FIRST_ID + i, f"R{i}") for i in range(RESIDENTS)]
         for _ in range(DELIVERIES // RESIDENTS):
             for user in users:

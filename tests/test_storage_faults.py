@@ -63,8 +63,8 @@ async def record_tips(db: Path, count: int, **options: float) -> tuple[Storage, 
     return storage, resident.id
 
 
-def db_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("db-")]
+def threads() -> set[threading.Thread]:
+    return set(threading.enumerate())
 
 
 # -- close, spill, import --------------------------------------------------------------------------
@@ -72,7 +72,7 @@ def db_threads() -> list[str]:
 
 async def test_close_saves_what_a_full_disk_refuses_then_the_next_start_imports_it_once(tmp_path: Path) -> None:
     db = tmp_path / "bot.sqlite3"
-    threads_before = set(db_threads())
+    threads_before = threads()
     storage, _ = await record_tips(db, 2000, flush_interval=60, flush_size=10_000)
     await disk_full(storage)
     with pytest.raises(sqlite3.OperationalError, match="full"):
@@ -81,10 +81,10 @@ async def test_close_saves_what_a_full_disk_refuses_then_the_next_start_imports_
     with pytest.raises(sqlite3.ProgrammingError):
         await storage.db.fetchone("SELECT 1")
     for _ in range(100):
-        if set(db_threads()) <= threads_before:
+        if threads() <= threads_before:
             break
         await asyncio.sleep(0.01)
-    assert set(db_threads()) <= threads_before
+    assert threads() <= threads_before
     [spilled] = spill_files(tmp_path)
     assert spilled.name.startswith("bot.sqlite3.unwritten-events.") and spilled.suffix == ".jsonl"
     assert rows(db) == 0
@@ -300,8 +300,13 @@ async def test_bot_run_on_a_bad_database_exits_non_zero_at_once(fake: FakeTelegr
         db.write_bytes(b"this is not an SQLite database\n" * 512)
     started = time.monotonic()
     done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "bot", "run"], env=bot_env(fake, db), cwd=tmp_path,
-        capture_output=True, text=True, timeout=30,
+        subprocess.run,
+        [sys.executable, "-m", "bot", "run"],
+        env=bot_env(fake, db),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert done.returncode == 1 and time.monotonic() - started < 5
     lines = done.stderr.strip().splitlines()
@@ -338,8 +343,12 @@ async def test_bot_run_when_the_database_turns_read_only_saves_the_events_and_im
     launcher.write_text(LAUNCHER, encoding="utf-8")
 
     process = subprocess.Popen(  # noqa: ASYNC220 - returns at once
-        [sys.executable, str(launcher), str(trigger)], env=bot_env(fake, db), cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, str(launcher), str(trigger)],
+        env=bot_env(fake, db),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         await fake.wait_for(polling, timeout=20)
@@ -368,8 +377,12 @@ async def test_bot_run_when_the_database_turns_read_only_saves_the_events_and_im
     fake.reset()
     env = bot_env(fake, db)
     process = subprocess.Popen(  # noqa: ASYNC220 - returns at once
-        [sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "bot", "run"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     await fake.wait_for(polling, timeout=20)
     stderr = await stop_bot(process)

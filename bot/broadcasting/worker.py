@@ -6,6 +6,10 @@ their own); retries, backoff and pacing are decided here, once for every channel
 - blocked: the resident is marked blocked, no retry;
 - network errors and 5xx: retried with backoff, `max_attempts` in all, then failed with the reason.
 Nothing ambiguous ever marks a resident blocked, so an outage cannot wipe the audience.
+
+Pacing: the worker's own pacer (`rate`) for channels without a send budget (WeCom's calls). A self-paced
+channel (Telegram) gives each delivery a low-priority slot of the budget its replies use first, and pauses that
+budget itself on a 429; the worker only keeps an optional ceiling there (`budget_ceiling`) and the same retries.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
 import time
@@ -26,10 +31,11 @@ from bot.content.model import Catalog
 from bot.content.store import ContentStore
 from bot.core.events import Delivery, Reply
 from bot.core.screens import BroadcastContent, broadcast_message
-from bot.core.sending import Channel, SendResult, SendStatus
+from bot.core.sending import Channel, SendResult, SendStatus, is_self_paced
 from bot.storage import Broadcast, Outcome, ReachEvent, Recipient, Storage
 
 log = logging.getLogger(__name__)
+
 
 @dataclass
 class _Lease:
@@ -41,7 +47,10 @@ _OUTCOME = {SendStatus.DELIVERED: "delivered", SendStatus.BLOCKED: "blocked"}  #
 
 @dataclass(frozen=True)
 class BroadcastSettings:
-    rate: float = 25.0  # messages per second overall (Telegram allows ~30)
+    rate: float = 25.0  # sends per second on channels without a send budget of their own (WeCom's calls)
+    # Self-paced channels (Telegram): at most this many per second on top of the channel's own budget;
+    # None = `rate`, math.inf = the channel's budget alone (what `bot run` uses: broadcasts fill what replies leave).
+    budget_ceiling: float | None = None
     per_chat_interval: float = 1.0  # seconds between two messages to one chat
     batch_size: int = 25  # outcomes written per batch: also the most that a kill -9 can send twice
     max_attempts: int = 5
@@ -81,6 +90,8 @@ class BroadcastWorker:
         self.channels = channels
         self.settings = settings or BroadcastSettings()
         self.pacer = Pacer(self.settings.rate)
+        ceiling = self.settings.rate if self.settings.budget_ceiling is None else self.settings.budget_ceiling
+        self.ceiling = Pacer(ceiling) if math.isfinite(ceiling) else None  # for self-paced channels
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.on_tick = on_tick  # e.g. the publicity calendar, run before each look for due broadcasts
@@ -225,9 +236,12 @@ class BroadcastWorker:
     ) -> list[tuple[SendResult, int]]:
         final: dict[int, tuple[SendResult, int]] = {}
         pending, attempt = list(recipients), 0
+        self_paced = is_self_paced(channel)
+        pacer = self.ceiling if self_paced else self.pacer
         while pending:
             attempt += 1
-            await self.pacer.acquire()
+            if pacer is not None:
+                await pacer.acquire()
             try:
                 results = await channel.deliver_many([_identity(r) for r in pending], replies)
             except Exception as exc:  # a bug in a channel must not stop the broadcast
@@ -237,7 +251,8 @@ class BroadcastWorker:
             for recipient in pending:
                 result = results.get(_identity(recipient), SendResult(SendStatus.FAILED, "no result"))
                 if result.status is SendStatus.RETRY_AFTER and attempt < self.settings.max_attempts:
-                    self.pacer.pause(result.retry_after)
+                    if not self_paced:  # a self-paced channel has paused its own budget
+                        self.pacer.pause(result.retry_after)
                     retry.append(recipient)
                 elif result.status is SendStatus.TRANSIENT and attempt < self.settings.max_attempts:
                     retry.append(recipient)
@@ -274,8 +289,11 @@ class BroadcastWorker:
         self, channel: Channel, recipient: Recipient, reply: Reply
     ) -> tuple[SendResult, int]:
         attempt, rate_limited = 0, 0
+        self_paced = is_self_paced(channel)
+        pacer = self.ceiling if self_paced else self.pacer
         while True:
-            await self.pacer.acquire()
+            if pacer is not None:
+                await pacer.acquire()
             attempt += 1
             try:
                 result = await channel.deliver(_identity(recipient), [reply])
@@ -285,7 +303,8 @@ class BroadcastWorker:
             if result.status is SendStatus.RETRY_AFTER and rate_limited < 10:
                 rate_limited += 1
                 attempt -= 1  # waiting out a rate limit is not a failed attempt
-                self.pacer.pause(result.retry_after + 0.1)
+                if not self_paced:  # a self-paced channel has paused its own budget: the next slot comes after it
+                    self.pacer.pause(result.retry_after + 0.1)
                 continue
             if result.status is SendStatus.TRANSIENT and attempt < self.settings.max_attempts:
                 await asyncio.sleep(self.settings.backoff * 2 ** (attempt - 1))

@@ -7,7 +7,10 @@ A channel (Telegram, WeCom, the console, …) does two jobs:
 - **Deliveries outside a conversation** (broadcasts, campaign days, notices to admins): `deliver` sends
   replies to one person, `deliver_many` to many in one call where the platform allows it. Each makes one
   attempt and classifies the outcome; the broadcast worker decides about pacing and retries, once for
-  every channel.
+  every channel — unless the channel is **self-paced** (`self_paced = True`, read with `is_self_paced`):
+  then each delivery waits for a low-priority slot of the channel's own send budget, the one its
+  conversations' replies use first, and the channel pauses that budget on a rate limit itself. The worker
+  adds no pacing of its own there (beyond an optional ceiling) and still decides about retries.
 
 Channels report outcomes and never write storage themselves; the state they need across restarts
 (numbered-menu choices, poll options, callbacks already seen) goes through `ChannelState`.
@@ -65,6 +68,8 @@ class Channel(Protocol):
 
     name: str  # "telegram", "wecom": the channel part of a resident's identity
     bulk_size: int  # recipients one `deliver_many` call takes; 1 = the worker sends one by one
+    # Optional, read with `is_self_paced`: `self_paced = True` when deliveries share the channel's send budget
+    # with its replies (see the module docstring); a channel without the attribute is paced by the worker.
 
     async def start(self) -> None: ...
 
@@ -77,6 +82,11 @@ class Channel(Protocol):
     async def deliver_many(self, to: Sequence[Identity], replies: Sequence[Reply]) -> dict[Identity, SendResult]:
         """Send the same `replies` to up to `bulk_size` people; one result per person."""
         ...
+
+
+def is_self_paced(channel: object) -> bool:
+    """Does this channel pace its deliveries itself, in one budget with its replies (`Channel.self_paced`)?"""
+    return getattr(channel, "self_paced", False) is True
 
 
 class ChannelState:

@@ -65,9 +65,7 @@ class ReachEvent:
     ts: int | None = None  # filled from the clock when recorded
 
 
-_INSERT_EVENT = (
-    f"INSERT INTO reach_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
-)
+_INSERT_EVENT = f"INSERT INTO reach_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
 _ROLLUP_REACH = (
     "INSERT INTO reach_monthly (month, resident_id, topic_id, place_id, channel, deliveries)"
     " VALUES (strftime('%Y-%m', ? + ?, 'unixepoch'), ?, ?, ?, ?, 1)"
@@ -287,8 +285,8 @@ class ReachLog:
                     log.error("dropped a reach event the database refuses (%s): %r", exc, row)
                 batch.execute("RELEASE one_event")
         batch.execute("RELEASE reach_batch")
-        if seen:
-            batch.executemany(_TOUCH, [(ts, rid) for rid, ts in seen.items()])
+        for sql, params in _touch_statements(seen):
+            batch.execute(sql, params)
 
     # -- when writes fail ----------------------------------------------------------------------
 
@@ -464,7 +462,19 @@ class ReachLog:
         ]
 
 
-_TOUCH = "UPDATE residents SET last_seen = MAX(last_seen, ?) WHERE id = ?"
+def _touch_statements(seen: dict[int, int], per_statement: int = 300) -> list[tuple[str, list[int]]]:
+    """Last-seen times as one UPDATE per 300 residents (not one per resident: each statement the writer runs
+    costs it a wait for the GIL while the event loop is busy)."""
+    items = sorted(seen.items())
+    statements = []
+    for start in range(0, len(items), per_statement):
+        chunk = items[start : start + per_statement]
+        cases = " ".join("WHEN ? THEN ?" for _ in chunk)
+        marks = ", ".join("?" for _ in chunk)
+        # Only placeholders are formatted into the statement; ids and times are parameters.
+        sql = f"UPDATE residents SET last_seen = MAX(last_seen, CASE id {cases} END) WHERE id IN ({marks})"
+        statements.append((sql, [value for pair in chunk for value in pair] + [rid for rid, _ in chunk]))
+    return statements
 
 
 def _read_spill(path: Path) -> tuple[str, list[EventRow], dict[int, int]]:

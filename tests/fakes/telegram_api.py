@@ -16,8 +16,13 @@ In process::
     await fake.start()
     bot = telegram.Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url)
 
-Out of process (benchmarks): ``python -m tests.fakes.telegram_api --port 8081 [--rate-limit 30]`` plus the
-``/_ctl/enqueue``, ``/_ctl/stats``, ``/_ctl/reset``, ``/_ctl/faults`` (and ``/_ctl/sent``) endpoints.
+Out of process (benchmarks): ``python -m tests.fakes.telegram_api --port 8081 [--rate-limit 30] [--chat-limits]``
+plus the ``/_ctl/enqueue``, ``/_ctl/stats``, ``/_ctl/reset``, ``/_ctl/faults`` (and ``/_ctl/sent``; with
+``?status=any`` it lists failed calls too) endpoints.
+
+Telegram's limits, off unless asked for (429 with ``retry_after`` beyond them; only ``send*`` calls count):
+``rate_limit`` = N sends in any sliding second overall; ``chat_limits`` = about 1 a second to one chat with
+short bursts (a bucket of ``CHAT_BURST``) and 20 in any minute to one group (negative chat ids).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import html
 import ipaddress
 import itertools
 import json
+import math
 import mimetypes
 import re
 import signal
@@ -48,6 +54,9 @@ MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_UPDATES_PER_CALL = 100
+CHAT_BURST = 5  # sends to one chat back to back before its 1-a-second limit applies
+CHAT_RATE = 1.0  # sends per second to one chat, sustained
+GROUP_PER_MINUTE = 20
 
 # Form fields that are strings in the Bot API: never JSON-decode them ("123" must stay "123").
 STRING_FIELDS = frozenset(
@@ -429,9 +438,12 @@ class FakeTelegram:
         # faults
         self.blocked: set[int] = set()
         self.rate_limit: float | None = None
+        self.chat_limits = False  # per chat (bursts, then ~1/s) and per group (20/min), as Telegram does
         self.delay: float = 0.0
         self._faults: dict[str, deque[tuple[int, int | None, str | None]]] = {}
         self._send_window: deque[float] = deque()
+        self._chat_buckets: dict[Any, tuple[float, float]] = {}  # chat id -> (tokens, at)
+        self._group_windows: dict[Any, deque[float]] = {}
 
         # webhook
         self.webhook_url: str | None = None
@@ -534,9 +546,12 @@ class FakeTelegram:
         self.updates_served = 0
         self.blocked.clear()
         self.rate_limit = None
+        self.chat_limits = False
         self.delay = 0.0
         self._faults.clear()
         self._send_window.clear()
+        self._chat_buckets.clear()
+        self._group_windows.clear()
         self._pending.clear()
 
     def _summary(self, limit: int = 40) -> str:
@@ -852,13 +867,36 @@ class FakeTelegram:
                     window.popleft()
                 if len(window) >= self.rate_limit:
                     raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+                if self.chat_limits:
+                    self._check_chat_limits(params.get("chat_id"), now)
                 window.append(now)
+            elif kind == "send" and self.chat_limits:
+                self._check_chat_limits(params.get("chat_id"), time.monotonic())
         if canonical == "getUpdates":
             return await self._get_updates(params)
         result = getattr(self, handler_name)(params)
         if kind == "send":
             self.last_send_at = time.monotonic()
         return result
+
+    def _check_chat_limits(self, chat_id: Any, now: float) -> None:
+        """Telegram's per-chat limits: a burst, then ~1 message a second; 20 a minute to a group. Counts the send."""
+        tokens, at = self._chat_buckets.get(chat_id, (float(CHAT_BURST), now))
+        tokens = min(float(CHAT_BURST), tokens + (now - at) * CHAT_RATE)
+        if tokens < 0.95:  # 50 ms of grace for the network between a careful sender and us
+            wait = math.ceil((1 - tokens) / CHAT_RATE)
+            raise ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
+        group = None
+        if isinstance(chat_id, int) and chat_id < 0:
+            group = self._group_windows.setdefault(chat_id, deque())
+            while group and group[0] <= now - 60.0:
+                group.popleft()
+            if len(group) >= GROUP_PER_MINUTE:
+                wait = max(1, math.ceil(group[0] + 60.0 - now))
+                raise ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
+        self._chat_buckets[chat_id] = (max(tokens - 1, 0.0), now)
+        if group is not None:
+            group.append(now)
 
     async def _handle_download(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -1508,6 +1546,7 @@ class FakeTelegram:
         return {
             "blocked": sorted(self.blocked, key=str),
             "rate_limit": self.rate_limit,
+            "chat_limits": self.chat_limits,
             "delay": self.delay,
             "fail_next": {k: len(v) for k, v in self._faults.items() if v},
         }
@@ -1520,6 +1559,8 @@ class FakeTelegram:
                 self.blocked.update(_norm_chat_id(c) for c in body["blocked"])
             if "rate_limit" in body:
                 self.rate_limit = float(body["rate_limit"]) if body["rate_limit"] else None
+            if "chat_limits" in body:
+                self.chat_limits = bool(body["chat_limits"])
             if "delay" in body:
                 self.delay = float(body["delay"] or 0)
             fail = body.get("fail_next") or []
@@ -1539,6 +1580,10 @@ class FakeTelegram:
         method = request.query.get("method")
         chat_id = request.query.get("chat_id")
         calls = self.sent(method, _norm_chat_id(chat_id) if chat_id is not None else None)
+        if request.query.get("status") == "any":  # failed calls too (e.g. when the 429s came)
+            pool = self.calls if method is None else self._calls_by_method.get(self._canonical(method), [])
+            wanted = _norm_chat_id(chat_id) if chat_id is not None else None
+            calls = [c for c in pool if wanted is None or c.params.get("chat_id") == wanted]
         rows = [{"method": c.method, "params": _jsonable(c.params), "at": c.at, "status": c.status} for c in calls]
         return web.json_response(rows)
 
@@ -1584,6 +1629,7 @@ _METHODS: dict[str, tuple[str, str, str]] = {
 async def _serve(args: argparse.Namespace) -> None:
     fake = FakeTelegram(token=args.token, bot_username=args.bot_username)
     fake.rate_limit = args.rate_limit
+    fake.chat_limits = args.chat_limits
     fake.delay = args.delay
     await fake.start(args.port)
     print(f"fake telegram listening on http://{HOST}:{fake.port} token={fake.token}", flush=True)
@@ -1601,6 +1647,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Fake Telegram Bot API server (127.0.0.1 only)")
     parser.add_argument("--port", type=int, default=8081, help="0 = any free port (printed on stdout)")
     parser.add_argument("--rate-limit", type=float, default=None, help="send* calls per sliding second before 429")
+    parser.add_argument("--chat-limits", action="store_true", help="Telegram's per-chat and per-group limits too")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before answering send*/edit*")
     parser.add_argument("--token", default="123456:TEST")
     parser.add_argument("--bot-username", default="PufaTestBot")

@@ -2,10 +2,13 @@
 
 Composition (see `build_application`): one handler per kind of update, an error
 handler that logs first and apologises second, and a request backend over aiohttp.
-Failures of the Bot API in a conversation are handled in `_with_retries`: 429 waits `retry_after`,
-network errors and 5xx retry with backoff (bounded), 403 is reported as blocked (the core marks the
-resident). Broadcasts use `deliver` (the channel contract, `bot/core/sending.py`): one attempt, the
-outcome classified for the worker.
+
+Every message goes through one send budget (`budget.py`: Telegram's overall, per-chat and per-group limits),
+replies before broadcasts. Failures of the Bot API in a conversation are handled in `with_retries`: a 429
+pauses the whole budget for `retry_after` and the reply is tried again, until the reply horizon
+(`TELEGRAM_REPLY_HORIZON`) has passed; network errors and 5xx retry with backoff (bounded); 403 is reported as
+blocked (the core marks the resident). Broadcasts use `deliver` (the channel contract, `bot/core/sending.py`):
+a low-priority slot, one attempt, the outcome classified for the worker.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from telegram.ext import (
 )
 
 from bot import logs
+from bot.channels.telegram.budget import Limits, Priority, SendBudget
 from bot.channels.telegram.conversation import Conversation
 from bot.channels.telegram.ordering import PerResidentUpdateProcessor
 from bot.channels.telegram.request import AiohttpRequest
@@ -66,9 +70,9 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_membe
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 4
-    max_retry_after: float = 30.0  # a longer flood wait is not worth holding a resident's turn for
+    attempts: int = 4  # network errors and 5xx, per reply
     backoff: float = 0.5
+    horizon: float = 60.0  # seconds a reply may wait for its slot and out 429s; after that it is given up
 
 
 def file_base_url(base_url: str) -> str:
@@ -79,7 +83,8 @@ def file_base_url(base_url: str) -> str:
 
 class TelegramChannel:
     name = CHANNEL
-    bulk_size = 1  # one chat per sendMessage: the broadcast worker paces message by message
+    bulk_size = 1  # one chat per sendMessage
+    self_paced = True  # `deliver` takes low-priority slots of the budget the replies use (bot/core/sending.py)
 
     def __init__(
         self,
@@ -87,11 +92,14 @@ class TelegramChannel:
         settings: Settings,
         retry: RetryPolicy | None = None,
         webhook: bool | None = None,
+        budget: SendBudget | None = None,
     ) -> None:
         self.core = core
         self.state = core.channel_state
         self.settings = settings
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or RetryPolicy(horizon=settings.telegram_reply_horizon)
+        self.budget = budget or SendBudget(Limits(rate=settings.telegram_rate))
+        self.replies_given_up = 0  # replies dropped after the horizon (or a flood wait beyond it)
         self.webhook = bool(settings.telegram_webhook_url) if webhook is None else webhook
         self.application = self.build_application()
 
@@ -274,18 +282,30 @@ class TelegramChannel:
         _, at, mention = head.partition("@")
         return not at or mention.lower() == (self.application.bot.username or "").lower()
 
-    async def with_retries(self, call: Any) -> Message | SendResult:
-        """Run one Bot API call of a conversation with the retry policy; the outcome when not delivered."""
-        for attempt in range(self.retry.attempts):
+    async def with_retries(self, call: Any, chat_id: int, edit: bool = False) -> Message | SendResult:
+        """Run one Bot API call of a conversation: a reply slot of the budget, retries; the outcome if not delivered.
+
+        A 429 pauses the whole budget (broadcasts too) and the reply waits its turn again: it is given up only when
+        the reply horizon has passed, or when Telegram's wait would end beyond it.
+        """
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + self.retry.horizon
+        failures = 0
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self.budget.acquire(chat_id, Priority.REPLY, edit=edit)
+            except TimeoutError:
+                return self._give_up("no slot within the reply horizon", started)
             try:
                 result = await call()
                 return result if isinstance(result, Message) else DELIVERED
             except RetryAfter as exc:
                 wait = seconds(exc.retry_after)
-                if wait > self.retry.max_retry_after:
-                    log.warning("telegram: flood wait %.0fs is too long; giving up this reply", wait)
-                    return SendResult(SendStatus.RETRY_AFTER, "flood wait too long", wait)
-                await asyncio.sleep(wait)
+                self.budget.pause(wait)
+                if loop.time() + wait > deadline:
+                    return self._give_up(f"flood wait {wait:.0f} s beyond the reply horizon", started, wait)
             except Forbidden as exc:
                 return SendResult(SendStatus.BLOCKED, exc.message[:200])
             except ChatMigrated:
@@ -295,22 +315,36 @@ class TelegramChannel:
                     return DELIVERED  # the screen already shows exactly this
                 raise
             except NetworkError as exc:  # includes 5xx and timeouts
-                if attempt + 1 == self.retry.attempts:
-                    log.warning("telegram: giving up after %d attempts: %s", attempt + 1, type(exc).__name__)
+                failures += 1
+                if failures == self.retry.attempts:
+                    log.warning("telegram: giving up after %d attempts: %s", failures, type(exc).__name__)
                     return SendResult(SendStatus.TRANSIENT, type(exc).__name__)
-                await asyncio.sleep(self.retry.backoff * 2**attempt)
-        return SendResult(SendStatus.FAILED, "gave up")
+                await asyncio.sleep(self.retry.backoff * 2 ** (failures - 1))
+
+    def _give_up(self, why: str, started: float, retry_after: float = 0.0) -> SendResult:
+        self.replies_given_up += 1
+        log.warning(
+            "telegram: gave up a reply after %.1f s: %s (%d replies given up so far)",
+            asyncio.get_running_loop().time() - started,
+            why,
+            self.replies_given_up,
+        )
+        return SendResult(SendStatus.RETRY_AFTER, why, retry_after)
 
     # -- deliveries outside a conversation (the channel contract) ------------------------------
 
     async def deliver(self, to: Identity, replies: Sequence[Reply]) -> SendResult:
-        """One attempt per reply, the outcome classified for the broadcast worker."""
+        """One attempt per reply, each in a low-priority slot of the budget; the outcome classified for the worker.
+
+        A 429 pauses the budget (replies wait too) before the worker hears of it and tries again.
+        """
         chat_id = int(to.external_id)
         conversation = Conversation(self, chat_id, chat_id, bulk=True)
         try:
             for reply in replies:
                 await conversation.send(reply)
         except RetryAfter as exc:
+            self.budget.pause(seconds(exc.retry_after))
             return SendResult(SendStatus.RETRY_AFTER, "rate limited", seconds(exc.retry_after))
         except Forbidden as exc:
             if any(word in exc.message.lower() for word in ("blocked", "deactivated")):

@@ -14,6 +14,7 @@ from telegram.error import BadRequest
 from telegram.ext import Application
 
 from bot.channels.telegram import render
+from bot.channels.telegram.budget import Priority, SendBudget
 from bot.config import Settings
 from bot.core.events import Document, Image, Question, Reply, Text, Toast
 from bot.core.sending import DELIVERED, SendResult, SendStatus
@@ -31,14 +32,9 @@ class Sender(Protocol):
     application: Application
     settings: Settings
     state: _State
+    budget: SendBudget
 
-    async def with_retries(self, call: Any) -> Message | SendResult: ...
-
-
-async def _once(call: Any) -> Message | SendResult:
-    """Broadcasts: one try, errors raised; the broadcast worker decides about retries and pacing."""
-    result = await call()
-    return result if isinstance(result, Message) else DELIVERED
+    async def with_retries(self, call: Any, chat_id: int, edit: bool = False) -> Message | SendResult: ...
 
 
 @dataclass
@@ -51,12 +47,17 @@ class Conversation:
     query: CallbackQuery | None = None
     toast: str | None = None
     edited: bool = field(default=False)
-    bulk: bool = False  # no retries here: errors propagate to the broadcast worker
+    bulk: bool = False  # a broadcast: low priority, no retries here (errors propagate to the broadcast worker)
     failure: SendResult | None = None  # why the last reply was not delivered
 
-    async def deliver(self, call: Any) -> Message | bool:
-        """One Bot API call; remembers why it failed, so `send` can report it to the core."""
-        result = await (_once(call) if self.bulk else self.channel.with_retries(call))
+    async def deliver(self, call: Any, edit: bool = False) -> Message | bool:
+        """One Bot API call in a slot of the channel's budget; remembers why it failed, for `send` to report."""
+        chat_id = self.chat_id if self.chat_id is not None else self.user_id
+        if self.bulk:
+            await self.channel.budget.acquire(chat_id, Priority.BROADCAST, edit=edit)
+            result = await call()
+            return result if isinstance(result, Message) else True
+        result = await self.channel.with_retries(call, chat_id, edit)
         if isinstance(result, SendResult) and not result.delivered:
             self.failure = result
             return False
@@ -120,7 +121,8 @@ class Conversation:
                             message_id=message.message_id,
                             parse_mode=ParseMode.HTML,
                             reply_markup=markup,
-                        )
+                        ),
+                        edit=True,
                     )
                 )
             except BadRequest as exc:
@@ -187,5 +189,3 @@ def _fits_poll(reply: Question) -> bool:
     """Telegram's quiz limits: question ≤ 300, options ≤ 100 each, explanation ≤ 200 characters."""
     question = len(reply.text) + (len(reply.title) + 1 if reply.title else 0)
     return question <= 300 and all(len(o) <= 100 for o in reply.options) and len(reply.explanation) <= 200
-
-
