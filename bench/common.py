@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -28,23 +27,13 @@ def http(port: int, path: str, body: dict | None = None) -> dict:
         return json.loads(response.read())
 
 
-def start_fake(*extra: str, priority: bool = False) -> tuple[subprocess.Popen, int]:
-    """The fake Bot API server as a separate process (its own core); returns it and its port.
-
-    `priority`: run it at a higher CPU priority where allowed (root), so that on a busy machine its own stalls
-    do not bunch up the arrival times it counts its per-second limit on (Telegram's servers are not ours).
-    """
-
-    def higher() -> None:
-        with contextlib.suppress(OSError):
-            os.nice(-10)
-
+def start_fake(*extra: str) -> tuple[subprocess.Popen, int]:
+    """The fake Bot API server as a separate process (its own core); returns it and its port."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.telegram_api", "--port", "0", "--token", TOKEN, *extra],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
-        preexec_fn=higher if priority else None,
     )
     line = process.stdout.readline() if process.stdout else ""
     return process, int(line.split("http://127.0.0.1:")[1].split()[0])

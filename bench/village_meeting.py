@@ -29,12 +29,9 @@ def main() -> None:
     parser.add_argument("--spread", type=float, default=1.0, help="seconds over which the /start messages arrive")
     parser.add_argument("--rate", type=float, default=30.0, help="the server's limit and TELEGRAM_RATE")
     parser.add_argument("--timeout", type=float, default=60.0)
-    parser.add_argument(
-        "--fake-priority", action="store_true", help="run the fake server at a higher CPU priority (needs root)"
-    )
     args = parser.parse_args()
 
-    fake, port = start_fake("--rate-limit", str(args.rate), "--chat-limits", priority=args.fake_priority)
+    fake, port = start_fake("--rate-limit", str(args.rate), "--chat-limits")
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.sqlite3"
         seed_database(db, 0, 0)

@@ -101,7 +101,7 @@ def test_sends_that_left_late_and_bunched_up_hold_the_next_ones_back() -> None:
         entries.append(budget.take(chat, clock.now))
     for entry in entries[:5]:  # the first five left together, 150 ms after the first was granted
         Budget.left(entry, start + 0.15)
-    assert budget.overall_ready(clock.now) >= start + 0.15 + Budget.GUARD_WINDOW - 1e-9
+    assert budget.overall_ready(clock.now) >= start + 0.15 + budget.guard_window - 1e-9
     assert most_in_any(sorted(e[0] for e in entries if e), 1.0) <= 30
 
 

@@ -295,11 +295,12 @@ class TelegramChannel:
         while True:
             try:
                 async with asyncio.timeout_at(deadline):
-                    await self.budget.acquire(chat_id, Priority.REPLY, edit=edit)
+                    slot = await self.budget.acquire(chat_id, Priority.REPLY, edit=edit)
             except TimeoutError:
                 return self._give_up("no slot within the reply horizon", started)
             try:
-                result = await call()
+                with self.budget.sending(slot):
+                    result = await call()
                 return result if isinstance(result, Message) else DELIVERED
             except RetryAfter as exc:
                 wait = seconds(exc.retry_after)

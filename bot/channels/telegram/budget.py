@@ -8,8 +8,10 @@ call that puts a message into a chat takes a slot here first:
   more than `rate`. A send that comes less than `catch_up` seconds after its slot keeps the schedule (a late
   timer or a broadcast's batch boundary costs no throughput: the slots missed are made good, at twice the
   pace, never at once: a burst arrives bunched up and earns 429s); after a longer idle time the schedule starts
-  afresh. A log of when the last sends really left (a busy event loop resumes a granted send late, and late
-  sends leave bunched up) makes sure no `GUARD_WINDOW` seconds hold more than `rate` of them.
+  afresh. A log of when the last sends really left makes sure that no `guard_window` (the time `rate` sends
+  take on the schedule, 1.03 s for 30/s) ever holds more than `rate` of them: making slots good never gets ahead
+  of the schedule, and a send held up on its way out (a busy event loop: it then leaves bunched up with later
+  ones) holds the next ones back. The request backend reports when a send's headers went out (`departed`).
 - **Per chat**: a token bucket, `chat_burst` back to back, then `chat_rate` a second.
 - **Edits** (a pressed menu changed in place) are not new messages: they only wait out a 429 pause, unless
   `edits_count` makes them take an overall slot too. The core's flood limit bounds them per resident.
@@ -28,15 +30,27 @@ waiting sends on top of it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import IntEnum
 
 EPSILON = 1e-6  # a timer that fires a hair early still finds its slot
+
+Slot = list[float] | None  # what `acquire` hands out: the send's entry in the log ([when it left]), if counted
+_sending: ContextVar[tuple[Slot, Callable[[], float]] | None] = ContextVar("telegram_send_slot", default=None)
+
+
+def departed() -> None:
+    """The request backend: the send of the current task is on the wire now (its slot's log entry learns when)."""
+    current = _sending.get()
+    if current is not None:
+        Budget.left(current[0], current[1]())
 
 
 class Priority(IntEnum):
@@ -69,7 +83,6 @@ class Budget:
     """When may the next message to a chat go? Pure arithmetic over a clock; no waiting here."""
 
     PRUNE_AT = 4096  # per-chat entries kept before the idle ones are dropped
-    GUARD_WINDOW = 1.02  # Telegram counts per second; 20 ms of network jitter spare
     SLOW_DOWN, SLOW_DOWN_MOST, RECOVER_AFTER = 0.01, 0.07, 60.0
 
     def __init__(self, limits: Limits | None = None, clock: Callable[[], float] = time.monotonic) -> None:
@@ -82,9 +95,11 @@ class Budget:
         self._last_429 = -math.inf
         self._interval = self._spacing()
         self._window_count = max(1, math.floor(limits.rate))
-        # Longer for rates under 1/s; in steady state (evenly spaced at `effective`) it never binds.
-        self._window = max(self.GUARD_WINDOW, self._window_count / limits.rate)
-        self._recent: deque[list[float]] = deque(maxlen=self._window_count)  # [when it left], per send
+        # As long as `rate` sends take on the schedule: it binds only when sends would get ahead of it, or when
+        # late sends left bunched up. Telegram counts per second: the headroom is the jitter allowed for.
+        self.guard_window = self._window_count / (limits.rate * (1 - limits.headroom))
+        # [when it left], per send, for the last 2 × rate sends: a send resumed late can be among the latest to leave
+        self._recent: deque[list[float]] = deque(maxlen=2 * self._window_count)
         self._next = -math.inf  # the next slot on the schedule
         self._last = -math.inf  # the last grant
         self._group_window = 60.0 / (1 - limits.headroom)
@@ -104,8 +119,9 @@ class Budget:
         if self.limits.unlimited or (edit and not self.limits.edits_count):
             return self.paused_until
         ready = max(self.paused_until, self._next, self._last + self._interval / 2)
-        if len(self._recent) == self._window_count:
-            ready = max(ready, min(left for (left,) in self._recent) + self._window)
+        if len(self._recent) >= self._window_count:
+            latest = sorted((left for (left,) in self._recent), reverse=True)
+            ready = max(ready, latest[self._window_count - 1] + self.guard_window)
         return ready
 
     def chat_ready(self, chat_id: int, now: float, edit: bool = False) -> float:
@@ -123,7 +139,7 @@ class Budget:
             ready = max(ready, group[0] + self._group_window)
         return ready
 
-    def take(self, chat_id: int, now: float, edit: bool = False) -> list[float] | None:
+    def take(self, chat_id: int, now: float, edit: bool = False) -> Slot:
         """A message (or an edit) goes now: count it. Returns its entry in the log, for `left`."""
         if self.limits.unlimited or (edit and not self.limits.edits_count):
             return None
@@ -151,7 +167,7 @@ class Budget:
         return entry
 
     @staticmethod
-    def left(entry: list[float] | None, now: float) -> None:
+    def left(entry: Slot, now: float) -> None:
         """The send counted in `entry` really left only now (its task resumed late): log that time instead."""
         if entry is not None and now > entry[0]:
             entry[0] = now
@@ -179,7 +195,7 @@ class _Waiter:
     seq: int
     chat_id: int = field(compare=False)
     edit: bool = field(compare=False)
-    future: asyncio.Future[list[float] | None] = field(compare=False)
+    future: asyncio.Future[Slot] = field(compare=False)
 
 
 class SendBudget:
@@ -201,17 +217,16 @@ class SendBudget:
     def waiting(self, priority: Priority | None = None) -> int:
         return sum(1 for w in self._waiting if priority is None or w.priority == priority)
 
-    async def acquire(self, chat_id: int, priority: Priority, edit: bool = False) -> None:
-        """Wait for a slot to send one message to `chat_id` (or to edit one there)."""
+    async def acquire(self, chat_id: int, priority: Priority, edit: bool = False) -> Slot:
+        """Wait for a slot to send one message to `chat_id` (or to edit one there); send it inside `sending`."""
         now = self.clock()
         if (
             not self._waiting
             and self.budget.overall_ready(now, edit) <= now + EPSILON
             and self.budget.chat_ready(chat_id, now, edit) <= now + EPSILON
         ):
-            self._grant(chat_id, priority, edit, now)
-            return
-        future: asyncio.Future[list[float] | None] = asyncio.get_running_loop().create_future()
+            return self._grant(chat_id, priority, edit, now)
+        future: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
         waiter = _Waiter(priority, next(self._seq), chat_id, edit, future)
         self._waiting.append(waiter)
         self.release()
@@ -221,7 +236,17 @@ class SendBudget:
             if waiter in self._waiting:
                 self._waiting.remove(waiter)
             raise
-        self.budget.left(entry, self.clock())
+        self.budget.left(entry, self.clock())  # resumed late on a busy loop: it leaves no earlier than now
+        return entry
+
+    @contextlib.contextmanager
+    def sending(self, slot: Slot) -> Iterator[None]:
+        """Make the Bot API call of `slot` inside this: the request backend tells the log when it left."""
+        token = _sending.set((slot, self.clock))
+        try:
+            yield
+        finally:
+            _sending.reset(token)
 
     def pause(self, seconds: float) -> None:
         """Telegram said 429 retry_after: everyone waits, replies and broadcasts alike."""
@@ -237,23 +262,23 @@ class SendBudget:
         now = self.clock()
         self._waiting = [w for w in self._waiting if not w.future.done()]  # cancelled meanwhile
         while self._waiting:
+            overall = {edit: self.budget.overall_ready(now, edit) for edit in (False, True)}
             best = None
             for waiter in self._waiting:
-                if self._ready_at(waiter, now) <= now + EPSILON and (best is None or waiter < best):
+                if self._ready_at(waiter, now, overall) <= now + EPSILON and (best is None or waiter < best):
                     best = waiter
             if best is None:
                 break
             self._waiting.remove(best)
             best.future.set_result(self._grant(best.chat_id, Priority(best.priority), best.edit, now))
         if self._waiting:
-            wake = min(self._ready_at(w, now) for w in self._waiting)
+            overall = {edit: self.budget.overall_ready(now, edit) for edit in (False, True)}
+            wake = min(self._ready_at(w, now, overall) for w in self._waiting)
             self._timer = asyncio.get_running_loop().call_later(max(0.0, wake - now), self.release)
 
-    def _ready_at(self, waiter: _Waiter, now: float) -> float:
-        return max(
-            self.budget.overall_ready(now, waiter.edit), self.budget.chat_ready(waiter.chat_id, now, waiter.edit)
-        )
+    def _ready_at(self, waiter: _Waiter, now: float, overall: dict[bool, float]) -> float:
+        return max(overall[waiter.edit], self.budget.chat_ready(waiter.chat_id, now, waiter.edit))
 
-    def _grant(self, chat_id: int, priority: Priority, edit: bool, now: float) -> list[float] | None:
+    def _grant(self, chat_id: int, priority: Priority, edit: bool, now: float) -> Slot:
         self.granted[priority] += 1
         return self.budget.take(chat_id, now, edit)

@@ -54,8 +54,9 @@ class Conversation:
         """One Bot API call in a slot of the channel's budget; remembers why it failed, for `send` to report."""
         chat_id = self.chat_id if self.chat_id is not None else self.user_id
         if self.bulk:
-            await self.channel.budget.acquire(chat_id, Priority.BROADCAST, edit=edit)
-            result = await call()
+            slot = await self.channel.budget.acquire(chat_id, Priority.BROADCAST, edit=edit)
+            with self.channel.budget.sending(slot):
+                result = await call()
             return result if isinstance(result, Message) else True
         result = await self.channel.with_retries(call, chat_id, edit)
         if isinstance(result, SendResult) and not result.delivered:

@@ -15,6 +15,12 @@ from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.channels.telegram.budget import departed
+
+
+async def _headers_sent(session: Any, context: Any, params: Any) -> None:
+    departed()  # the send budget counts Telegram's per-second window from when a message really left
+
 
 class AiohttpRequest(BaseRequest):
     def __init__(
@@ -41,8 +47,10 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300)
+            tracing = aiohttp.TraceConfig()
+            tracing.on_request_headers_sent.append(_headers_sent)
             # trust_env=False: only TELEGRAM_PROXY decides the proxy, never an ambient HTTP_PROXY.
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=False, trace_configs=[tracing])
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:
