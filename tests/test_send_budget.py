@@ -16,7 +16,7 @@ import pytest
 
 from bot.broadcasting.worker import BroadcastSettings, BroadcastWorker
 from bot.channels.telegram.adapter import RetryPolicy
-from bot.channels.telegram.budget import Budget, Limits, Priority, SendBudget
+from bot.channels.telegram.budget import Budget, Limits, Priority, SendBudget, departed
 from bot.content.store import ContentStore
 from bot.core.sending import is_self_paced
 from bot.storage import Audience
@@ -250,6 +250,20 @@ async def test_a_pause_holds_replies_and_broadcasts_alike() -> None:
     started = time.monotonic()
     await asyncio.gather(sends.acquire(1, Priority.REPLY), sends.acquire(2, Priority.BROADCAST))
     assert time.monotonic() - started >= 0.29 and sends.rate_limited == 1
+
+
+async def test_the_request_backend_tells_the_budget_when_a_send_really_left() -> None:
+    clock = Clock()
+    sends = SendBudget(Limits(rate=30), clock)
+    slot = await sends.acquire(1, Priority.REPLY)
+    assert slot == [clock.now]
+    clock.now += 0.2  # held up on its way out
+    with sends.sending(slot):
+        departed()  # what AiohttpRequest's trace hook calls when the headers are out
+    assert slot == [clock.now]
+    clock.now += 1
+    departed()  # outside a send: nothing to tell
+    assert slot == [clock.now - 1]
 
 
 # -- the real channel against the fake Bot API server enforcing Telegram's limits -----------------
