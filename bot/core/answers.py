@@ -45,9 +45,11 @@ class AnswerFlow:
         Urgent help first; then a dispute the tips do not cover goes to `refer` (the town's own help);
         then the best tips.
         """
-        if not normalize(text):
+        # Normalised once here (Simplified, NFKC, synonyms) and handed to every matcher below.
+        normalized = normalize(text, catalog.synonyms)
+        if not normalized:  # synonyms only replace words by words: empty exactly when the text was
             return None
-        intent = detect_urgent(catalog.urgent, text, catalog.synonyms)
+        intent = detect_urgent(catalog.urgent, text, normalized=normalized)
         if intent is not None:
             sources = "；".join(c.render() for c in intent.sources)
             return [
@@ -58,13 +60,13 @@ class AnswerFlow:
                     delivery=Delivery("answer", item_id=f"urgent:{intent.id}"),
                 )
             ]
-        dispute = find_dispute(catalog.office, text, catalog.synonyms) if refer is not None else None
+        dispute = find_dispute(catalog.office, text, normalized=normalized) if refer is not None else None
         if dispute is not None and refer is not None:
             return await refer(dispute)
-        hits, term_count = self.index(catalog, today).lookup(text, MAX_HITS)
+        hits, term_count = self.index(catalog, today).lookup(text, MAX_HITS, normalized=normalized)
         bar = threshold(term_count)
         if not hits or hits[0].score < bar:
-            await self._log_unanswered(normalize(text, catalog.synonyms))
+            await self._log_unanswered(normalized)
             return [Text(t("answers.none"), buttons=screens.main_menu(t).buttons)]
         best = hits[0].score
         hits = [hit for hit in hits if hit.score >= max(bar, RELATIVE * best)]

@@ -24,11 +24,13 @@ _PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 _NO_PHONE_WORDS = {"不留", "不用", "不要", "不留号码", "不想留", "不方便", "算了", "跳过"}
 
 
-def find_dispute(office: Office | None, text: str, synonyms: dict[str, str] | None = None) -> DisputeKind | None:
+def find_dispute(
+    office: Office | None, text: str, synonyms: dict[str, str] | None = None, normalized: str | None = None
+) -> DisputeKind | None:
     """The first dispute kind one of whose keywords appears in the message."""
     if office is None:
         return None
-    words = normalize(text, synonyms)
+    words = normalize(text, synonyms) if normalized is None else normalized
     for kind in office.disputes:
         if any(keyword in words for keyword in kind.keywords):
             return kind
@@ -108,12 +110,12 @@ class ReferralFlow:
 
     async def typed(self, turn: Turn, text: str) -> list[Reply] | None:
         """A resident asked to be contacted: their next message may be the number, or a no. None otherwise."""
+        number = phone_number(text)
+        if number is None and normalize(text) not in _NO_PHONE_WORDS:
+            return None  # a question, not a number: answer it (no database read on the per-message path)
         waiting = await self.requests.awaiting_phone(turn.resident.id)
         if waiting is None:
             return None
-        number = phone_number(text)
-        if number is None and normalize(text) not in _NO_PHONE_WORDS:
-            return None  # a new question: answer it; the request still waits for its number
         await self.requests.submit(waiting.id, turn.resident.id, number)
         return [self._confirmation(turn, number)]
 

@@ -112,16 +112,17 @@ class TipIndex:
         total = len(self.tips)
         self.idf = {t: math.log(1 + (total - len(p) + 0.5) / (len(p) + 0.5)) for t, p in self.postings.items()}
 
-    def query_terms(self, query: str) -> set[str]:
-        normalized = normalize(query, self.synonyms)
+    def query_terms(self, query: str, normalized: str | None = None) -> set[str]:
+        """The query's bigrams and keywords; pass `normalized` when the caller normalised it already."""
+        normalized = normalize(query, self.synonyms) if normalized is None else normalized
         return set(bigrams(normalized)) | {"§" + kw for kw in self._keywords_in(normalized)}
 
     def search(self, query: str, limit: int = 3) -> list[Hit]:
         return self.lookup(query, limit)[0]
 
-    def lookup(self, query: str, limit: int = 3) -> tuple[list[Hit], int]:
+    def lookup(self, query: str, limit: int = 3, normalized: str | None = None) -> tuple[list[Hit], int]:
         """The best hits and how many query terms there were (short questions get a lower bar)."""
-        query_terms = self.query_terms(query)
+        query_terms = self.query_terms(query, normalized)
         scores: dict[int, float] = defaultdict(float)
         for term in query_terms:
             idf = self.idf.get(term)
@@ -141,10 +142,13 @@ class TipIndex:
 
 
 def detect_urgent(
-    intents: Iterable[UrgentIntent], text: str, synonyms: dict[str, str] | None = None
+    intents: Iterable[UrgentIntent],
+    text: str,
+    synonyms: dict[str, str] | None = None,
+    normalized: str | None = None,
 ) -> UrgentIntent | None:
     """The first urgent intent whose trigger matches (all its words present) and no `unless` word does."""
-    normalized = normalize(text, synonyms)
+    normalized = normalize(text, synonyms) if normalized is None else normalized
     for intent in intents:
         if any(word in normalized for word in intent.unless):
             continue
