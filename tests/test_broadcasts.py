@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import json
 import os
 import sqlite3
@@ -433,3 +434,26 @@ async def test_outcomes_recorded_twice_or_after_a_cancel_keep_events_equal_to_de
     counts = (await storage.broadcasts.progress(broadcast_id)).as_dict()
     events = await storage.reach.count(kind="broadcast", broadcast_id=broadcast_id)
     assert (counts["delivered"], counts["cancelled"], events) == (10, 0, 10)
+
+
+async def test_a_worker_whose_rounds_keep_failing_backs_off_and_logs_once(
+    storage: Storage, content: ContentStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database refusing writes used to log a traceback every second, forever."""
+    rounds: list[float] = []
+
+    def failing_tick() -> None:
+        rounds.append(time.monotonic())
+        raise OSError("database or disk is full")
+
+    worker = BroadcastWorker(storage, content, {}, BroadcastSettings(poll_interval=0.02), on_tick=failing_tick)
+    with caplog.at_level("WARNING", logger="bot.broadcasting.worker"):
+        worker.start()
+        await asyncio.sleep(0.7)
+        await worker.stop()
+    # Without backoff 0.7 s at a 0.02 s poll would be ~35 rounds; doubling waits allow about six.
+    assert 3 <= len(rounds) <= 8
+    gaps = [later - earlier for earlier, later in itertools.pairwise(rounds)]
+    assert gaps[-1] > 3 * gaps[0]
+    failures = [r for r in caplog.records if "round failed" in r.getMessage() or "still failing" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].exc_info is not None

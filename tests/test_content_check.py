@@ -26,7 +26,7 @@ EXPECTED_BROKEN = [  # a file that cannot be parsed at all is the root cause: it
     "broken/places.yaml:13: a school has 'enrolment', not 'population'",
     "broken/topics/alpha.yaml:4: tip is missing required key 'title'",
     "broken/topics/alpha.yaml:5: unknown key 'titel' in tip (allowed: id, title, body, keywords, source, "
-    "reviewed_on, image, valid_until)",
+    "reviewed_on, image, valid_until, asks)",
     "broken/topics/alpha.yaml:19: warning: tip 'alpha-two' expired on 2026-06-30; it is not served",
     "broken/topics/alpha.yaml:20: tip id 'Alpha_Three' is not valid: use lowercase letters, digits and '-', "
     "at most 24 characters",
@@ -240,3 +240,28 @@ def test_cli_check_summary_counts_urgent_intents_office_and_name_words() -> None
     (line,) = result.stdout.strip().splitlines()
     assert "7 urgent intents" in line and "office: 6 mediation committees" in line
     assert "blocked name words" in line and line.endswith("; 0 warning(s)")
+
+
+def test_asks_are_checked_and_one_question_belongs_to_one_tip(tmp_path: Path) -> None:
+    target = tmp_path / "content"
+    shutil.copytree(CONTENT, target)
+    topic = target / "topics" / "anti-fraud.yaml"
+    text = topic.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    keyword_lines = [i for i, line in enumerate(lines) if line.startswith("    keywords: ")]
+    first, second = keyword_lines[0], keyword_lines[1]
+    # Inserted after the second tip's keywords first, so the first tip's line numbers stay as they are.
+    lines.insert(second + 1, "    asks: [兼职刷单能赚钱吗, 'x', 兼职刷单能赚钱吗]\n")
+    lines.insert(first + 1, "    asks: [兼职刷单能赚钱吗, " + "很" * 61 + "]\n")
+    topic.write_text("".join(lines), encoding="utf-8")
+    report = check_directory(target, TODAY)
+    assert report.failed
+    where = f"{target}/topics/anti-fraud.yaml"
+    first_line, second_line = first + 2, second + 3
+    assert f"{where}:{first_line}: ask is too long: 61 characters, at most 60" in report.lines
+    assert (
+        f"{where}:{second_line}: ask '兼职刷单能赚钱吗' is already an ask of another tip (at {where}:{first_line})"
+        in report.lines
+    )
+    assert f"{where}:{second_line}: ask 'x' is too short to match anything" in report.lines
+    assert f"{where}:{second_line}: ask '兼职刷单能赚钱吗' is listed twice for this tip" in report.lines

@@ -37,7 +37,14 @@ def button(message: dict, label: str) -> str:
 class Bot:
     """The channel under test plus its storage, for one test."""
 
-    def __init__(self, fake: FakeTelegram, tmp_path: Path, content: ContentStore, webhook: bool = False) -> None:
+    def __init__(
+        self,
+        fake: FakeTelegram,
+        tmp_path: Path,
+        content: ContentStore,
+        webhook: bool = False,
+        telegram_rate: float = 30.0,
+    ) -> None:
         self.fake = fake
         self.settings = Settings(
             db_path=tmp_path / "bot.sqlite3",
@@ -45,6 +52,7 @@ class Bot:
             telegram_token=Secret(fake.token),
             telegram_api_base_url=fake.base_url,
             admins=frozenset({Identity("telegram", "999")}),
+            telegram_rate=telegram_rate,
         )
         self.content = content
         self.webhook = webhook

@@ -108,6 +108,7 @@ class BroadcastWorker:
             await self._task
 
     async def _run(self) -> None:
+        failures = RoundFailures()
         while not self._stopping.is_set():
             try:
                 if self.on_tick is not None:
@@ -115,12 +116,14 @@ class BroadcastWorker:
                     if asyncio.iscoroutine(result):
                         await result
                 sent = await self.run_once()
-            except Exception:
-                log.exception("broadcast worker: a round failed; trying again shortly")
+                failures.succeeded()
+            except Exception as exc:
+                failures.failed(exc)
                 sent = False
             if not sent:
+                wait = max(self.settings.poll_interval, failures.backoff(self.settings.poll_interval))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self.settings.poll_interval)
+                    await asyncio.wait_for(self._stopping.wait(), wait)
 
     async def run_once(self) -> bool:
         """Send one due broadcast to completion (or until stopped). False when nothing was due."""
@@ -316,3 +319,40 @@ class BroadcastWorker:
 
 def _identity(recipient: Recipient) -> Identity:
     return Identity(recipient.channel, recipient.external_id)
+
+
+class RoundFailures:
+    """Rounds failing in a row (say, the database refuses writes): the first is logged with its traceback,
+    then one line a minute with the count; the wait between rounds doubles up to a minute."""
+
+    REPORT_EVERY = 60.0
+    MAX_WAIT = 60.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.count = 0
+        self._since = self._reported_at = 0.0
+
+    def failed(self, exc: BaseException) -> None:
+        now = self.clock()
+        self.count += 1
+        if self.count == 1:
+            self._since = self._reported_at = now
+            log.exception("broadcast worker: a round failed; retrying with backoff (reported once a minute)")
+        elif now - self._reported_at >= self.REPORT_EVERY:
+            self._reported_at = now
+            log.error(
+                "broadcast worker: still failing after %.0f s, %d rounds (%s: %s)",
+                now - self._since,
+                self.count,
+                type(exc).__name__,
+                exc,
+            )
+
+    def succeeded(self) -> None:
+        if self.count:
+            log.warning("broadcast worker: working again after %d failed rounds", self.count)
+        self.count = 0
+
+    def backoff(self, base: float) -> float:
+        return 0.0 if not self.count else min(base * 2 ** min(self.count - 1, 16), self.MAX_WAIT)

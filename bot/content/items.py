@@ -18,6 +18,7 @@ from bot.content.mentions import LawNames, old_number_warning
 from bot.content.model import Citation, Law, QuizQuestion, Tip, Topic
 from bot.content.numerals import article_numbers
 from bot.content.problems import Severity
+from bot.textnorm import normalize
 
 LIMITS = {
     "topic_title": 16,
@@ -29,7 +30,9 @@ LIMITS = {
     "explanation": 200,
     "place_name": 16,
     "keyword": 20,
+    "ask": 60,
 }
+MAX_ASKS = 12
 ANSWER_LETTERS = string.ascii_uppercase[:4]
 
 
@@ -43,6 +46,9 @@ class FirstSeen:
     def claim(self, sink: ProblemSink, kind: str, item_id: str, line: int) -> bool:
         key = (kind, item_id)
         here = f"{sink.file}:{line}"
+        if key in self.seen and kind == "ask":
+            sink.error(line, f"ask '{item_id}' is already an ask of another tip (at {self.seen[key]})")
+            return False
         if key in self.seen:
             hint = " — is this file a copy?" if kind == "topic" else ""
             sink.error(line, f"duplicate {kind} id '{item_id}' (first defined at {self.seen[key]}){hint}")
@@ -101,7 +107,7 @@ class ItemReader:
             data,
             line,
             required=["id", "title", "body", "keywords", "source", "reviewed_on"],
-            optional=["image", "valid_until"],
+            optional=["image", "valid_until", "asks"],
         )
         tip_id = s.identifier()
         if tip_id:
@@ -114,6 +120,7 @@ class ItemReader:
             for kw_line, value in s.sequence("keywords", min_items=1)
             if (kw := _keyword(sink, kw_line, value)) is not None
         ]
+        asks = self._asks(sink, s, tip_id)
         sources = self.sources(sink, s, laws)
         cited = self.check_law_mentions(sink, s, ["title", "body"])
         reviewed_on, valid_until = self._review_dates(sink, s, f"tip '{tip_id or '?'}'")
@@ -123,7 +130,29 @@ class ItemReader:
             sink.error(s.line_of("image"), f"image '{image}' not found under the content directory")
         if not (tip_id and title and body and keywords and sources and reviewed_on):
             return None
-        return Tip(tip_id, topic_id, title, body, tuple(keywords), sources, reviewed_on, valid_until, image)
+        return Tip(tip_id, topic_id, title, body, tuple(keywords), sources, reviewed_on, valid_until, image, asks)
+
+    def _asks(self, sink: ProblemSink, s: Section, tip_id: str | None) -> tuple[str, ...]:
+        """Example questions in residents' words. One question belongs to one tip: the same question
+        under two tips would make the answerer guess, so the second is an error naming the first."""
+        asks: list[str] = []
+        seen_here: set[str] = set()
+        for line, value in s.sequence("asks", min_items=1, max_items=MAX_ASKS):
+            ask = check_text(sink, value, line, "ask", LIMITS["ask"])
+            if ask is None:
+                continue
+            key = normalize(ask)
+            if len(key) < 2:
+                sink.error(line, f"ask '{ask}' is too short to match anything")
+                continue
+            if key in seen_here:
+                sink.error(line, f"ask '{ask}' is listed twice for this tip")
+                continue
+            seen_here.add(key)
+            if tip_id is not None and not self.ids.claim(sink, "ask", key, line):
+                continue
+            asks.append(ask)
+        return tuple(asks)
 
     def _question(
         self, sink: ProblemSink, line: int, data: Any, topic_id: str, laws: dict[str, Law]

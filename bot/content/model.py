@@ -86,6 +86,7 @@ class Tip:
     reviewed_on: dt.date
     valid_until: dt.date | None = None
     image: str | None = None  # path relative to the content directory
+    asks: tuple[str, ...] = ()  # example questions in residents' words, matched alongside the text
 
     def is_served_on(self, day: dt.date) -> bool:
         return self.valid_until is None or day <= self.valid_until
