@@ -12,7 +12,7 @@ from bot.storage import Storage
 
 REPO = Path(__file__).resolve().parent.parent
 CONTENT = REPO / "content"
-TODAY = dt.date(2026, 11, 27)
+TODAY = dt.date(2026, 11, 29)
 
 
 @pytest.fixture

@@ -120,7 +120,7 @@ def test_cli_check_passes_on_starter_content() -> None:
     result = run_check(Path("content"), REPO)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("OK: 4 topics")
+    assert len(lines) == 1 and lines[0].startswith("OK: 6 topics")
     assert "anti-fraud" in lines[0]
 
 
@@ -246,18 +246,26 @@ def test_asks_are_checked_and_one_question_belongs_to_one_tip(tmp_path: Path) ->
     target = tmp_path / "content"
     shutil.copytree(CONTENT, target)
     topic = target / "topics" / "anti-fraud.yaml"
-    text = topic.read_text(encoding="utf-8")
-    lines = text.splitlines(keepends=True)
-    keyword_lines = [i for i, line in enumerate(lines) if line.startswith("    keywords: ")]
-    first, second = keyword_lines[0], keyword_lines[1]
-    # Inserted after the second tip's keywords first, so the first tip's line numbers stay as they are.
-    lines.insert(second + 1, "    asks: [兼职刷单能赚钱吗, 'x', 兼职刷单能赚钱吗]\n")
-    lines.insert(first + 1, "    asks: [兼职刷单能赚钱吗, " + "很" * 61 + "]\n")
+    lines = topic.read_text(encoding="utf-8").splitlines(keepends=True)
+    ask_lines = [i for i, line in enumerate(lines) if line.startswith("    asks:")]
+    first, second = ask_lines[0], ask_lines[1]
+
+    def replace_asks(at: int, flow: str) -> None:
+        """The tip's asks (block or flow style) become one flow-style line."""
+        end = at + 1
+        while lines[end].startswith("      - "):
+            end += 1
+        lines[at:end] = [f"    asks: [{flow}]\n"]
+
+    # The later one first, so that the earlier lines keep their place.
+    replace_asks(second, "兼职刷单能赚钱吗, 'x', 兼职刷单能赚钱吗")
+    replace_asks(first, "兼职刷单能赚钱吗, " + "很" * 61)
     topic.write_text("".join(lines), encoding="utf-8")
+    second = [i for i, line in enumerate(lines) if line.startswith("    asks:")][1]
     report = check_directory(target, TODAY)
     assert report.failed
     where = f"{target}/topics/anti-fraud.yaml"
-    first_line, second_line = first + 2, second + 3
+    first_line, second_line = first + 1, second + 1
     assert f"{where}:{first_line}: ask is too long: 61 characters, at most 60" in report.lines
     assert (
         f"{where}:{second_line}: ask '兼职刷单能赚钱吗' is already an ask of another tip (at {where}:{first_line})"

@@ -350,3 +350,33 @@ def test_laws_follow_one_date_convention(catalog: Catalog) -> None:
             assert law.kind in TEXT_KINDS and law.in_force_since is None and law.articles is None, law.id
         if law.amended_in_force is not None:
             assert law.version and law.in_force_since and law.amended_in_force > law.in_force_since, law.id
+
+
+# legal-facts.md §13 (JB-01…JB-12): the articles of 反家庭暴力法 it states, 12338 (JB-12), and JB-11's law
+# (治安管理处罚法, cited without its article: the fact sheet's article number is one laws.yaml lists as renumbered).
+DOMESTIC_VIOLENCE_FACTS = {
+    ("anti-domestic-violence-law", article)
+    for article in (
+        None,
+        "第二条",
+        "第十三条",
+        "第十四条",
+        "第十六条",
+        "第二十三条",
+        "第二十八条",
+        "第二十九条",
+        "第三十条",
+        "第三十四条",
+    )
+} | {("acwf-12338", None), ("public-security-penalties-law", None)}
+
+
+def test_the_domestic_violence_topic_is_complete_and_cites_only_section_13(catalog: Catalog) -> None:
+    topic = next(t for t in catalog.topics if t.id == "domestic-violence")
+    assert len(topic.tips) >= 8 and len(topic.quiz) >= 12
+    cited = {(c.law.id, c.article) for item in (*topic.tips, *topic.quiz) for c in item.sources}
+    assert cited <= DOMESTIC_VIOLENCE_FACTS, cited - DOMESTIC_VIOLENCE_FACTS
+    assert all(tip.asks for tip in topic.tips)
+    bodies = " ".join(tip.body for tip in topic.tips)
+    for must in ("告诫书", "人身安全保护令", "72小时", "24小时", "12338", "110"):
+        assert must in bodies.replace(" ", ""), must

@@ -76,7 +76,7 @@ def test_dispute_kinds_cover_what_the_tips_do_not(catalog: Catalog) -> None:
         "inheritance": ("继承", "遗产"),
         "homestead": ("宅基地",),
         "land-contract": ("土地承包",),
-        "neighbour": ("邻居",),
+        "neighbour": ("邻里", "和邻居"),
         "unpaid-wages": ("讨薪", "拖欠工资", "劳动报酬"),
         "debt": ("借钱不还", "欠款"),
     }.items():

@@ -466,7 +466,7 @@ async def test_images_and_documents_are_sent_as_files(bot: Bot, fake: FakeTelegr
 async def test_free_text_questions_and_urgent_help_on_telegram(bot: Bot, fake: FakeTelegram) -> None:
     sam = fake.user(118, "Sam")
     await bot.say(sam, "/start", count=2)
-    answer = (await bot.say(sam, "孩子想下河游泳，我该怎么跟他讲？", count=1))[0]
+    answer = (await bot.say(sam, "有人叫我刷单赚佣金，说先垫钱再返，靠谱吗", count=1))[0]
     assert "依据：" in answer["text"] and not answer["text"].startswith("⚠️")
     await asyncio.sleep(0.3)  # a "related tips" message may follow the answer
     before = len(fake.sent("sendMessage", chat_id=118))
@@ -474,3 +474,10 @@ async def test_free_text_questions_and_urgent_help_on_telegram(bot: Bot, fake: F
     calls = await fake.wait_sent("sendMessage", before + 1, chat_id=118)
     urgent = calls[before].result["text"]
     assert urgent.startswith("⚠️") and "110" in urgent
+    # Several tips close to one question: 「您是想问」 with them as buttons; pressing one opens that tip.
+    (choice,) = await bot.say(sam, "孩子想下河游泳，我该怎么跟他讲？", count=1)
+    assert "您是想问" in choice["text"]
+    tips = [b for row in choice["reply_markup"]["inline_keyboard"] for b in row if b["callback_data"].startswith("tp:")]
+    assert len(tips) >= 2
+    opened = await bot.press(sam, choice, tips[0]["text"])
+    assert "依据：" in opened["text"]

@@ -17,7 +17,10 @@ MAX_TRIGGER_EXPANSION = 500  # one trigger line with "|" alternatives stands for
 def read_urgent(
     sink: ProblemSink, data: Any, laws: dict[str, Law], items: ItemReader, ids: FirstSeen
 ) -> list[UrgentIntent]:
-    top = Section(sink, "urgent file", data, 1, required=["urgent"])
+    top = Section(sink, "urgent file", data, 1, required=["urgent"], optional=["now"])
+    now = tuple(
+        normalize(text) for line, value in top.sequence("now") if (text := check_text(sink, value, line, "now word"))
+    )
     intents = []
     for line, item in top.sequence("urgent", min_items=1):
         s = Section(
@@ -26,13 +29,18 @@ def read_urgent(
             item,
             line,
             required=["id", "name", "triggers", "reply", "source"],
-            optional=["unless"],
+            optional=["unless", "now_triggers"],
         )
         intent_id, name = s.identifier(), s.text("name", 20)
         reply = s.text("reply", LIMITS["tip_body"])
         triggers = []
         for trigger_line, trigger in s.sequence("triggers", min_items=1):
             triggers.extend(_trigger_words(sink, trigger, trigger_line))
+        now_triggers = []
+        for trigger_line, trigger in s.sequence("now_triggers"):
+            now_triggers.extend(_trigger_words(sink, trigger, trigger_line))
+        if now_triggers and not now:
+            sink.error(s.line_of("now_triggers"), "'now_triggers' need the file's list of 'now' words")
         unless = [
             normalize(text)
             for unless_line, value in s.sequence("unless")
@@ -43,7 +51,11 @@ def read_urgent(
         if intent_id and not ids.claim(sink, "urgent intent", intent_id, s.line_of("id")):
             intent_id = None
         if intent_id and name and reply and triggers and sources:
-            intents.append(UrgentIntent(intent_id, name, tuple(triggers), tuple(unless), reply, sources))
+            intents.append(
+                UrgentIntent(
+                    intent_id, name, tuple(triggers), tuple(unless), reply, sources, now, tuple(now_triggers)
+                )
+            )
     return intents
 
 

@@ -163,6 +163,10 @@ class UrgentIntent:
     unless: tuple[str, ...]
     reply: str
     sources: tuple[Citation, ...]
+    # Words saying it is happening now (现在, 正在, 救命): they override `unless` ("他现在在打我，这算家暴吧")
+    # and arm `now_triggers` ("家暴", "吸那个东西"), which alone are as often a calm question.
+    now: tuple[str, ...] = ()
+    now_triggers: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)

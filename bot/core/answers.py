@@ -8,18 +8,13 @@ from collections.abc import Awaitable, Callable
 
 from bot.content.model import Catalog, DisputeKind
 from bot.core import screens
+from bot.core.deciding import Kind, decide
 from bot.core.events import Button, Delivery, Reply, Text
 from bot.core.payloads import Action, encode
-from bot.core.referrals import find_dispute
-from bot.core.search import TipIndex, build_index, detect_urgent
+from bot.core.search import TipIndex, build_index
 from bot.i18n import Translator
 from bot.storage import Storage
 from bot.textnorm import normalize
-
-MIN_SCORE = 6.0  # below this nothing matched well enough (tuned on tests/data/questions.yaml)
-PER_TERM = 3.0  # a very short question ("诈骗") cannot score high: its bar is lower, per term it has
-RELATIVE = 0.5  # further hits must score at least half the best one
-MAX_HITS = 3
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +37,16 @@ class AnswerFlow:
     ) -> list[Reply] | None:
         """Replies for a question, or None when the text is not a question at all (empty, emoji).
 
-        Urgent help first; then a dispute the tips do not cover goes to `refer` (the town's own help);
-        then the best tips.
+        Urgent help first; then one tip when it is clearly the answer; a dispute the tips do not cover goes to
+        `refer` (the town's own help); then 「您是想问……」 with the closest tips; else "not found".
         """
-        # Normalised once here (Simplified, NFKC, synonyms) and handed to every matcher below.
+        # Normalised once here (Simplified, NFKC, synonyms) and handed to every matcher.
         normalized = normalize(text, catalog.synonyms)
         if not normalized:  # synonyms only replace words by words: empty exactly when the text was
             return None
-        intent = detect_urgent(catalog.urgent, text, normalized=normalized)
-        if intent is not None:
+        decision = decide(catalog, self.index(catalog, today), normalized, office=refer is not None)
+        if decision.kind is Kind.URGENT and decision.urgent is not None:
+            intent = decision.urgent
             sources = "；".join(c.render() for c in intent.sources)
             return [
                 Text(
@@ -60,28 +56,26 @@ class AnswerFlow:
                     delivery=Delivery("answer", item_id=f"urgent:{intent.id}"),
                 )
             ]
-        dispute = find_dispute(catalog.office, text, normalized=normalized) if refer is not None else None
-        if dispute is not None and refer is not None:
-            return await refer(dispute)
-        hits, term_count = self.index(catalog, today).lookup(text, MAX_HITS, normalized=normalized)
-        bar = threshold(term_count)
-        if not hits or hits[0].score < bar:
+        if decision.kind is Kind.REFERRAL and decision.dispute is not None and refer is not None:
+            return await refer(decision.dispute)
+        if decision.kind is Kind.ASK_BACK:
+            choices = tuple((Button(tip.title, encode(Action.TIP, tip.id)),) for tip in decision.tips)
+            return [Text(t("answers.did_you_mean"), buttons=(*choices, (screens.menu_button(t),)))]
+        if decision.kind is not Kind.TIP:
             await self._log_unanswered(normalized)
             return [Text(t("answers.none"), buttons=screens.main_menu(t).buttons)]
-        best = hits[0].score
-        hits = [hit for hit in hits if hit.score >= max(bar, RELATIVE * best)]
-        first = hits[0].tip
+        first, *others = decision.tips
         sources = "；".join(c.render() for c in first.sources)
         replies: list[Reply] = [
             Text(
                 f"{first.body}\n\n{t('tip.source', sources=sources)}",
                 title=first.title,
-                buttons=((screens.menu_button(t),),) if len(hits) == 1 else (),
+                buttons=() if others else ((screens.menu_button(t),),),
                 delivery=Delivery("answer", topic_id=first.topic_id, item_id=first.id),
             )
         ]
-        if len(hits) > 1:
-            related = tuple((Button(hit.tip.title, encode(Action.TIP, hit.tip.id)),) for hit in hits[1:])
+        if others:
+            related = tuple((Button(tip.title, encode(Action.TIP, tip.id)),) for tip in others)
             replies.append(Text(t("answers.related"), buttons=(*related, (screens.menu_button(t),))))
         return replies
 
@@ -92,7 +86,3 @@ class AnswerFlow:
         except Exception as exc:
             log.warning("could not log an unanswered question: %s: %s", type(exc).__name__, exc)
 
-
-def threshold(query_terms: int) -> float:
-    """The score a best hit needs to be shown."""
-    return min(MIN_SCORE, PER_TERM * max(1, query_terms))
