@@ -13,7 +13,7 @@ import sqlite3
 import sys
 
 from bot import __version__
-from bot.commands import broadcasts, chat, exports, ledger, requests, serve, statistics
+from bot.commands import broadcasts, chat, exports, kf, ledger, requests, serve, statistics
 from bot.commands.common import EXIT_FAILURE, EXIT_USAGE, CommandParser, Failure, Handler, UsageError
 from bot.config import ConfigError, Settings
 from bot.logs import RedactingFormatter, protect, redact
@@ -21,7 +21,7 @@ from bot.logs import RedactingFormatter, protect, redact
 log = logging.getLogger("bot")
 
 # In the order `python -m bot --help` lists them.
-FAMILIES = (chat, broadcasts, statistics, ledger, exports, requests, serve)
+FAMILIES = (chat, broadcasts, statistics, ledger, exports, requests, kf, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +84,8 @@ def _configure_logging(settings: Settings, default_level: str) -> None:
         settings.wecom_secret.value,
         settings.wecom_token.value,
         settings.wecom_aes_key.value,
+        settings.wecom_kf_token.value,
+        settings.wecom_kf_aes_key.value,
     ):
         if secret:
             protect(secret)

@@ -169,6 +169,14 @@ class Settings:
     wecom_callback_path: str = "/wecom/callback"
     wecom_api_base_url: str = "https://qyapi.weixin.qq.com"
     wecom_replay_window: int = 300  # seconds; 0 turns the check off (known-answer tests)
+    # 微信客服: the kf account the bot serves, and its own callback (Token, EncodingAESKey, path); the access token
+    # comes from the corp id and WECOM_SECRET (the self-built app the kf account is handed to).
+    wecom_kf_open_kfid: str = ""
+    wecom_kf_token: Secret = Secret("")
+    wecom_kf_aes_key: Secret = Secret("")
+    wecom_kf_callback_path: str = "/wecom/kf"
+    wecom_kf_listen: str = "127.0.0.1:8091"  # its own port: the app channel's server is started on its own
+    broadcast_defer_days: int = 7  # a broadcast that missed a 微信客服 window waits this long for a reply; 0 = never
 
     def __post_init__(self) -> None:
         # Settings built directly (tests, tools) store admins the way parse_admins does.
@@ -220,6 +228,12 @@ class Settings:
             wecom_callback_path=get("WECOM_CALLBACK_PATH") or defaults.wecom_callback_path,
             wecom_api_base_url=get("WECOM_API_BASE_URL") or defaults.wecom_api_base_url,
             wecom_replay_window=int(_number(get("WECOM_REPLAY_WINDOW") or "300", "WECOM_REPLAY_WINDOW", 0, 86400)),
+            wecom_kf_open_kfid=get("WECOM_KF_OPEN_KFID") or "",
+            wecom_kf_token=Secret(get("WECOM_KF_TOKEN") or ""),
+            wecom_kf_aes_key=Secret(get("WECOM_KF_AES_KEY") or ""),
+            wecom_kf_callback_path=get("WECOM_KF_CALLBACK_PATH") or defaults.wecom_kf_callback_path,
+            wecom_kf_listen=get("WECOM_KF_LISTEN") or defaults.wecom_kf_listen,
+            broadcast_defer_days=int(_number(get("BROADCAST_DEFER_DAYS") or "7", "BROADCAST_DEFER_DAYS", 0, 30)),
             telegram_http_backend=_choice(
                 get("TELEGRAM_HTTP_BACKEND") or "aiohttp", "TELEGRAM_HTTP_BACKEND", ("aiohttp", "httpx")
             ),
@@ -244,9 +258,23 @@ class Settings:
         )
 
     @property
+    def wecom_kf_configured(self) -> bool:
+        return bool(
+            self.wecom_corp_id
+            and self.wecom_secret
+            and self.wecom_kf_open_kfid
+            and self.wecom_kf_token
+            and self.wecom_kf_aes_key
+        )
+
+    @property
     def broadcast_channels(self) -> list[str]:
         """Channels that receive broadcasts: the configured messaging channels, never the console."""
-        return (["telegram"] if self.telegram_token else []) + (["wecom"] if self.wecom_configured else [])
+        return (
+            (["telegram"] if self.telegram_token else [])
+            + (["wecom"] if self.wecom_configured else [])
+            + (["wecom_kf"] if self.wecom_kf_configured else [])
+        )
 
     def is_admin(self, channel: str, external_id: str) -> bool:
         """WeCom UserIDs compare case-insensitively (`wecom:zhangsan` is ZhangSan); other ids exactly."""

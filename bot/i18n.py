@@ -57,7 +57,7 @@ class Translator:
         self._strings = catalog_strings(self.language)
         self._fallback = catalog_strings(DEFAULT_LANGUAGE)
 
-    def __call__(self, key: str, **values: Any) -> str:
+    def __call__(self, key: str, /, **values: Any) -> str:
         template = self._strings.get(key) or self._fallback.get(key) or key
         # format_map with a defaulting dict: a placeholder the caller forgot stays visible, no KeyError
         return template.format_map(_Defaulting(values)) if values or "{" in template else template

@@ -27,10 +27,11 @@ class ChannelsMissing(Exception):
 
 
 def check_channels(settings: Settings) -> None:
-    if not settings.telegram_token and not settings.wecom_configured:
+    if not settings.telegram_token and not settings.wecom_configured and not settings.wecom_kf_configured:
         raise ChannelsMissing(
             "no channel configured: set TELEGRAM_BOT_TOKEN to serve Telegram, or WECOM_CORP_ID, WECOM_AGENT_ID, "
-            "WECOM_SECRET, WECOM_TOKEN and WECOM_AES_KEY to serve WeCom "
+            "WECOM_SECRET, WECOM_TOKEN and WECOM_AES_KEY to serve WeCom, or WECOM_CORP_ID, WECOM_SECRET, "
+            "WECOM_KF_OPEN_KFID, WECOM_KF_TOKEN and WECOM_KF_AES_KEY to serve 微信客服 "
             "(to try the bot without any token: python -m bot chat)"
         )
     if settings.telegram_webhook_url and not urlsplit(settings.telegram_webhook_url).scheme.startswith("http"):
@@ -125,7 +126,27 @@ def _starters(app: App, settings: Settings) -> list[tuple[str, Starter]]:
         starters.append(("telegram", lambda: _start_telegram(app, settings)))
     if settings.wecom_configured:
         starters.append(("wecom", lambda: _start_wecom(app, settings)))
+    if settings.wecom_kf_configured:
+        starters.append(("wecom_kf", lambda: _start_kf(app, settings)))
     return starters
+
+
+async def _start_kf(app: App, settings: Settings) -> tuple[Channel, list[WebServer]]:
+    from bot.channels.wecom_kf.adapter import KfChannel
+
+    host, port = parse_listen(settings.wecom_kf_listen, "WECOM_KF_LISTEN")
+    kf = KfChannel(app.core, settings)
+    server = WebServer(host, port)
+    kf.routes(server)
+    try:
+        await kf.start()
+        await server.start()
+    except BaseException:
+        await server.stop()
+        await kf.stop()
+        raise
+    log.info("wecom_kf: callbacks on %s:%d%s", host, server.port, settings.wecom_kf_callback_path)
+    return kf, [server]
 
 
 async def _start_wecom(app: App, settings: Settings) -> tuple[Channel, list[WebServer]]:
@@ -205,6 +226,7 @@ def _start_broadcasts(app: App, settings: Settings, channels: dict[str, Channel]
             rate=settings.broadcast_rate,
             batch_size=settings.broadcast_batch,
             lease=settings.broadcast_lease,
+            defer_days=settings.broadcast_defer_days,
             budget_ceiling=math.inf,  # Telegram: its send budget (TELEGRAM_RATE) paces broadcasts after replies
         ),
         on_tick=scheduler.tick,

@@ -138,7 +138,15 @@ async def test_blocked_rate_limited_and_failing_recipients(
         await run_worker(bot)
         assert time.monotonic() - started >= 1.0  # the retry_after was waited out
         progress = (await bot.storage.broadcasts.progress(broadcast_id)).as_dict()
-        assert progress == {"targeted": 6, "pending": 0, "delivered": 5, "blocked": 1, "failed": 0, "cancelled": 0}
+        assert progress == {
+            "targeted": 6,
+            "pending": 0,
+            "delivered": 5,
+            "blocked": 1,
+            "failed": 0,
+            "cancelled": 0,
+            "out_of_window": 0,
+        }
         resident = await bot.storage.residents.get(ids[701])
         assert resident is not None and resident.blocked
 

@@ -135,7 +135,7 @@ def line_of(text: str, needle: str) -> int:
 @pytest.fixture
 def problems(tmp_path: Path) -> list[str]:
     root = write_content(tmp_path / "content")
-    return [str(p) for p in load_catalog(root, TODAY, display_root=tmp_path).problems]
+    return [p.render("en") for p in load_catalog(root, TODAY, display_root=tmp_path).problems]
 
 
 # -- the checker: law names and articles inside text ---------------------------------------------
@@ -164,8 +164,12 @@ def test_an_impossible_date_is_a_file_line_error_not_a_crash(tmp_path: Path, pro
         f"content/topics/fraud.yaml:{line}: 'reviewed_on' of tip: 2026-02-30 is not a date in the calendar "
         "(day is out of range for month)"
     ) in problems
+    chinese = [str(p) for p in load_catalog(tmp_path / "content", TODAY, display_root=tmp_path).problems]
+    assert (
+        f"content/topics/fraud.yaml:{line}: 小贴士的 'reviewed_on' 写的 2026-02-30 不是日历上的日期（这个月没有这一天）"
+    ) in chinese
     report = check_directory(tmp_path / "content", TODAY)
-    assert report.failed and "error(s)" in report.lines[-1]
+    assert report.failed and "error(s)" in report.render("en")[-1]
     with pytest.raises(ContentError):  # the bot refuses the content with a list of problems; it does not crash
         ContentStore.load(tmp_path / "content", lambda: TODAY)
 
@@ -189,7 +193,7 @@ def test_campaign_text_is_checked_like_a_tip(problems: list[str]) -> None:
 def test_a_pre_renumbering_article_warns_and_so_does_a_review_before_the_renumbering(tmp_path: Path) -> None:
     root = write_content(tmp_path / "content")
     result = load_catalog(root, TODAY, display_root=tmp_path)
-    warnings = [str(p) for p in result.problems if p.severity is Severity.WARNING]
+    warnings = [p.render("en") for p in result.problems if p.severity is Severity.WARNING]
     assert (
         f"content/topics/fraud.yaml:{line_of(TOPIC, '第七十二条处罚')}: warning: 《治安管理处罚法》第七十二条 "
         "is an article number from before 治安管理处罚法 was renumbered on 2026-01-01; that provision is now 第八十四条"
@@ -204,7 +208,7 @@ def test_a_pre_renumbering_article_warns_and_so_does_a_review_before_the_renumbe
 def test_an_old_number_in_a_source_article_warns(tmp_path: Path) -> None:
     topic = TOPIC.replace("        article: 第八十四条\n", "        article: 第七十二条\n")
     root = write_content(tmp_path / "content", **{"topics/fraud.yaml": topic})
-    warnings = [str(p) for p in load_catalog(root, TODAY, display_root=tmp_path).problems]
+    warnings = [p.render("en") for p in load_catalog(root, TODAY, display_root=tmp_path).problems]
     assert any("article '第七十二条' is a number from before 治安管理处罚法 was renumbered" in w for w in warnings)
 
 
@@ -212,10 +216,10 @@ def test_publicity_has_no_articles_and_no_in_force_date(tmp_path: Path) -> None:
     laws = LAWS + "    in_force_since: 2021-03-01\n"
     topic = TOPIC.replace("      - law: police-tips\n", "      - law: police-tips\n        article: 第一条\n")
     root = write_content(tmp_path / "content", **{"laws.yaml": laws})
-    problems = [str(p) for p in load_catalog(root, TODAY, display_root=tmp_path).problems]
+    problems = [p.render("en") for p in load_catalog(root, TODAY, display_root=tmp_path).problems]
     assert any("a publicity has no 'in_force_since'" in p for p in problems), problems
     root = write_content(tmp_path / "other", **{"topics/fraud.yaml": topic})
-    problems = [str(p) for p in load_catalog(root, TODAY, display_root=tmp_path).problems]
+    problems = [p.render("en") for p in load_catalog(root, TODAY, display_root=tmp_path).problems]
     assert any("'police-tips' is a publicity, not a law: it has no articles" in p for p in problems), problems
 
 
@@ -225,10 +229,11 @@ def test_publicity_has_no_articles_and_no_in_force_date(tmp_path: Path) -> None:
 def test_a_broken_topic_file_is_named_once_not_as_unknown_campaign_items(tmp_path: Path) -> None:
     root = write_content(tmp_path / "content", **{"topics/fraud.yaml": TOPIC + "  - id: [unclosed\n"})
     report = check_directory(root, TODAY)
+    lines = report.render("en")
     assert report.failed
-    assert "topics/fraud.yaml" in report.lines[0] and "YAML syntax error" in report.lines[0]
-    assert not any("is not a tip id" in line for line in report.lines), report.lines
-    notes = [line for line in report.lines if "could not be read" in line]
+    assert "topics/fraud.yaml" in lines[0] and "YAML syntax error" in lines[0]
+    assert not any("is not a tip id" in line for line in lines), lines
+    notes = [line for line in lines if "could not be read" in line]
     assert len(notes) == 1 and "campaigns.yaml" in notes[0] and "topics/fraud.yaml" in notes[0]
 
 
@@ -243,9 +248,10 @@ def test_a_broken_places_file_does_not_make_every_place_unknown(tmp_path: Path) 
     places = target / "places.yaml"
     places.write_text(places.read_text(encoding="utf-8") + "\n  - id: [unclosed\n", encoding="utf-8")
     report = check_directory(target, TODAY)
-    assert report.failed and "places.yaml" in report.lines[0]
-    assert not any("unknown place" in line or "no place with id" in line for line in report.lines), report.lines
-    notes = [line for line in report.lines if "could not be read" in line]
+    lines = report.render("en")
+    assert report.failed and "places.yaml" in lines[0]
+    assert not any("unknown place" in line or "no place with id" in line for line in lines), lines
+    notes = [line for line in lines if "could not be read" in line]
     assert {line.split(":")[0].rsplit("/", 1)[-1] for line in notes} == {"campaigns.yaml", "office.yaml"}
 
 

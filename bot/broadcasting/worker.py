@@ -42,7 +42,11 @@ class _Lease:
     lost: bool = False  # cancelled by an admin, or taken over after this process fell silent
 
 
-_OUTCOME = {SendStatus.DELIVERED: "delivered", SendStatus.BLOCKED: "blocked"}  # anything else: failed
+_OUTCOME = {  # anything else: failed
+    SendStatus.DELIVERED: "delivered",
+    SendStatus.BLOCKED: "blocked",
+    SendStatus.OUT_OF_WINDOW: "out_of_window",
+}
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,9 @@ class BroadcastSettings:
     backoff: float = 1.0
     lease: int = 30  # seconds another process waits before taking over a silent sender's broadcast
     poll_interval: float = 1.0
+    # A broadcast that missed a resident's conversation window (微信客服) goes out with the reply to their next
+    # message within this many days; 0 = never.
+    defer_days: int = 7
 
 
 def broadcast_replies(
@@ -141,6 +148,7 @@ class BroadcastWorker:
             async with self._holding_lease(broadcast.id) as lease:
                 outcomes, events = await self._send_batch(broadcast, recipients)
             await self.store.record(broadcast.id, outcomes, events, int(self.clock()))
+            await self._remember_receipts(outcomes, events)
             if lease.lost or not await self._renew(broadcast.id):
                 log.warning("broadcast %d: cancelled or taken over; stopping", broadcast.id)
                 return True
@@ -183,6 +191,7 @@ class BroadcastWorker:
         results = dict(await self._send_many(broadcast, catalog, by_bulk))
         singles = await asyncio.gather(*(self._send_one(broadcast, catalog, r) for r in one_by_one))
         results.update(zip((r.resident_id for r in one_by_one), singles, strict=True))
+        now = int(self.clock())
         outcomes, events = [], []
         for recipient in recipients:
             outcome, delivery = results[recipient.resident_id]
@@ -198,9 +207,20 @@ class BroadcastWorker:
                         place_id=recipient.place_id,
                         campaign_id=delivery.campaign_id,
                         broadcast_id=broadcast.id,
+                        ts=now if outcome.receipt else None,  # a receipt names its event by time
                     )
                 )
         return outcomes, events
+
+    async def _remember_receipts(self, outcomes: list[Outcome], events: list[ReachEvent]) -> None:
+        by_resident = {event.resident_id: event for event in events}
+        for outcome in outcomes:
+            event = by_resident.get(outcome.resident_id)
+            if outcome.receipt and event is not None and event.ts is not None:
+                try:
+                    await self.storage.receipts.remember(outcome.receipt, event)
+                except Exception:  # best effort: the delivery is counted either way
+                    log.exception("broadcast: could not keep a delivery receipt")
 
     def _bulk_size(self, channel_name: str) -> int:
         channel = self.channels.get(channel_name)
@@ -230,7 +250,7 @@ class BroadcastWorker:
                     chunk, await self._deliver_many_with_retries(channel, chunk, replies), strict=True
                 ):
                     status = _OUTCOME.get(result.status, "failed")
-                    outcome = Outcome(recipient.resident_id, status, result.reason, attempts)
+                    outcome = self._outcome(recipient, status, result.reason, attempts, result.receipt)
                     done.append((recipient.resident_id, (outcome, delivery)))
         return done
 
@@ -286,7 +306,15 @@ class BroadcastWorker:
             if result.status is not SendStatus.DELIVERED:
                 break
         status = _OUTCOME.get(result.status, "failed")
-        return Outcome(recipient.resident_id, status, result.reason, attempts), delivery
+        return self._outcome(recipient, status, result.reason, attempts, result.receipt), delivery
+
+    def _outcome(
+        self, recipient: Recipient, status: str, reason: str | None, attempts: int, receipt: str | None = None
+    ) -> Outcome:
+        deferred = None
+        if status == "out_of_window" and self.settings.defer_days > 0:
+            deferred = int(self.clock()) + self.settings.defer_days * 86400
+        return Outcome(recipient.resident_id, status, reason, attempts, deferred, receipt)
 
     async def _deliver_with_retries(
         self, channel: Channel, recipient: Recipient, reply: Reply

@@ -24,9 +24,10 @@ def register(commands: Subparsers) -> None:
     command(
         actions(content, "content_command", "choose an action: python -m bot content check [DIR]"),
         "check",
-        "validate every content file; list all problems as file:line: message",
+        "validate every content file; list all problems as file:line: message (in Chinese unless --lang en)",
         "python -m bot content check content",
         arg("directory", nargs="?", type=Path, help="content directory (default: BOT_CONTENT_DIR or ./content)"),
+        arg("--lang", choices=["zh", "en"], help="the language of the messages (default: zh, Simplified Chinese)"),
         handler=_content_check,
     )
 
@@ -47,9 +48,10 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
 
 def _content_check(args: argparse.Namespace, settings: Settings) -> int:
     from bot.content.checker import check_directory
+    from bot.i18n import normalize_language
 
     directory = args.directory or settings.content_dir
     report = check_directory(directory)
-    for line in report.lines:
+    for line in report.render(normalize_language(args.lang)):
         print(line)
     return EXIT_FAILURE if report.failed else EXIT_OK

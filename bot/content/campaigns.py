@@ -11,8 +11,9 @@ from typing import Any
 
 from bot.content.calendar import parse_rule, parse_time
 from bot.content.fields import ProblemSink, Section
-from bot.content.items import LIMITS, FirstSeen, ItemReader
+from bot.content.items import KIND_NAMES, LIMITS, FirstSeen, ItemReader
 from bot.content.model import Campaign, Place, Topic
+from bot.content.problems import msg
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,13 @@ class CampaignReader:
     ) -> list[Campaign]:
         tips = {tip.id: tip for topic in topics for tip in topic.tips}
         topic_ids, place_ids = {t.id for t in topics}, {p.id for p in places}
-        top = Section(sink, "campaigns file", data, 1, required=["campaigns"])
+        top = Section(sink, msg("thing.campaigns_file"), data, 1, required=["campaigns"])
         campaigns = []
         unchecked: list[int] = []  # lines whose references may be in a file that could not be read
         for line, item in top.sequence("campaigns", min_items=1):
             s = Section(
                 sink,
-                "campaign",
+                msg("thing.campaign"),
                 item,
                 line,
                 required=["id", "name", "when", "time", "to"],
@@ -68,30 +69,30 @@ class CampaignReader:
             if s.has("when"):
                 try:
                     rule = parse_rule(str(s.data["when"]))
-                except ValueError as exc:
-                    sink.error(s.line_of("when"), str(exc))
+                except ValueError:
+                    sink.error(s.line_of("when"), "bad_date_rule", text=str(s.data["when"]))
             if s.has("time"):
                 try:
                     when = parse_time(str(s.data["time"]))
-                except ValueError as exc:
-                    sink.error(s.line_of("time"), str(exc))
+                except ValueError:
+                    sink.error(s.line_of("time"), "bad_time", text=str(s.data["time"]))
             item_id, text, topic_id = s.text("item"), s.text("text", LIMITS["tip_body"]), s.text("topic")
             self.items.check_law_mentions(sink, s, ["text"])  # 「《消防法》第四十四条规定」: the law and article exist
             if (item_id is None) == (text is None):
-                sink.error(s.line, "a campaign needs exactly one of 'item' (a tip id) or 'text'")
+                sink.error(s.line, "item_or_text")
             tip = tips.get(item_id) if item_id else None
             if item_id and tip is None:
                 if declarations.missing_is_error("tip", item_id, s.line_of("item"), unchecked):
-                    sink.error(s.line_of("item"), f"campaign item '{item_id}' is not a tip id in topics/")
+                    sink.error(s.line_of("item"), "campaign_item_unknown", id=item_id)
             elif tip is not None and not tip.is_served_on(self.items.today):
-                sink.warning(s.line_of("item"), f"campaign item '{item_id}' has expired; the campaign will not send")
+                sink.warning(s.line_of("item"), "campaign_item_expired", id=item_id)
             topic_line = s.line_of("topic")
             if (
                 topic_id
                 and topic_id not in topic_ids
                 and declarations.missing_is_error("topic", topic_id, topic_line, unchecked)
             ):
-                sink.error(topic_line, f"unknown topic '{topic_id}'")
+                sink.error(topic_line, "unknown_topic", id=topic_id)
             audience = []
             for spec_line, spec in s.sequence("to", min_items=1):
                 spec_text = str(spec)
@@ -101,9 +102,9 @@ class CampaignReader:
                     audience.append(spec_text)
                 elif kind in ("topic", "place"):
                     if declarations.missing_is_error(kind, value, spec_line, unchecked):
-                        sink.error(spec_line, f"audience '{spec_text}': no {kind} with id '{value}'")
+                        sink.error(spec_line, "audience_unknown", audience=spec_text, kind=KIND_NAMES[kind], id=value)
                 else:
-                    sink.error(spec_line, f"audience '{spec_text}' is not all, topic:ID, place:ID or lang:zh-CN|en")
+                    sink.error(spec_line, "audience_form", audience=spec_text)
             if campaign_id and not self.ids.claim(sink, "campaign", campaign_id, s.line_of("id")):
                 campaign_id = None
             if campaign_id and name and rule and when and audience and (item_id or text):
@@ -122,7 +123,8 @@ class CampaignReader:
         if unchecked:
             sink.warning(
                 unchecked[0],
-                f"{len(unchecked)} reference(s) to tips, topics or places not checked: "
-                f"{', '.join(declarations.unreadable_files())} could not be read (its error is listed first)",
+                "references_unchecked",
+                count=len(unchecked),
+                files=tuple(declarations.unreadable_files()),
             )
         return campaigns

@@ -1,4 +1,8 @@
-"""`python -m bot content check`: the editor's report over the loader's problems."""
+"""`python -m bot content check`: the editor's report over the loader's problems.
+
+The report keeps the problems and the summary as catalog keys with values (`checker:` in bot/locales/*.yaml);
+`Report.render(language)` puts them into words: Chinese by default, English with `--lang en`.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.content.loader import load_catalog
-from bot.content.problems import Problem, Severity
+from bot.content.problems import Msg, Problem, Severity, msg
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, LOCALES_DIR, catalog_strings
 
 
 @dataclass(frozen=True)
 class Report:
-    lines: list[str]
+    problems: list[Problem]
+    summary: Msg
     failed: bool
+
+    def render(self, language: str = DEFAULT_LANGUAGE) -> list[str]:
+        """One `file:line: message` line per problem, then the summary line."""
+        return [p.render(language) for p in self.problems] + [self.summary.render(language)]
+
+    @property
+    def lines(self) -> list[str]:
+        """The report in the default language (Chinese)."""
+        return self.render()
 
 
 def check_directory(directory: Path, today: dt.date | None = None) -> Report:
@@ -23,24 +37,30 @@ def check_directory(directory: Path, today: dt.date | None = None) -> Report:
     problems = result.problems + check_catalogs()
     errors = [p for p in problems if p.severity is Severity.ERROR]
     warnings = [p for p in problems if p.severity is Severity.WARNING]
-    lines = [str(p) for p in problems]
     if errors or result.catalog is None:
-        lines.append(f"{len(errors)} error(s), {len(warnings)} warning(s) in {result.files} file(s)")
-        return Report(lines, failed=True)
+        summary = msg("summary.failed", errors=len(errors), warnings=len(warnings), files=result.files)
+        return Report(problems, summary, failed=True)
     catalog = result.catalog
-    per_topic = ", ".join(f"{t.id} {len(t.tips)} tips/{len(t.quiz)} questions" for t in catalog.topics)
+    per_topic = tuple(msg("summary.topic", id=t.id, tips=len(t.tips), questions=len(t.quiz)) for t in catalog.topics)
     office = (
-        f"office: {len(catalog.office.mediation)} mediation committees, {len(catalog.office.disputes)} dispute kinds; "
+        msg("summary.office", mediation=len(catalog.office.mediation), disputes=len(catalog.office.disputes))
         if catalog.office
         else ""
     )
-    names = f"{len(catalog.blocked_name_words)} blocked name words; " if catalog.blocked_name_words else ""
-    lines.append(
-        f"OK: {len(catalog.topics)} topics ({per_topic}); {len(catalog.places)} places; "
-        f"{len(catalog.laws)} laws; {len(catalog.campaigns)} campaigns; {len(catalog.urgent)} urgent intents; "
-        f"{office}{names}{len(warnings)} warning(s)"
+    names = msg("summary.names", count=len(catalog.blocked_name_words)) if catalog.blocked_name_words else ""
+    summary = msg(
+        "summary.ok",
+        topics=len(catalog.topics),
+        per_topic=per_topic,
+        places=len(catalog.places),
+        laws=len(catalog.laws),
+        campaigns=len(catalog.campaigns),
+        urgent=len(catalog.urgent),
+        office=office,
+        names=names,
+        warnings=len(warnings),
     )
-    return Report(lines, failed=False)
+    return Report(problems, summary, failed=False)
 
 
 def check_catalogs(directory: Path = LOCALES_DIR) -> list[Problem]:
@@ -51,18 +71,23 @@ def check_catalogs(directory: Path = LOCALES_DIR) -> list[Problem]:
         path = directory / f"{language}.yaml"
         strings = catalog_strings(language, directory)
         for key in sorted(set(base) - set(strings)):
-            problems.append(Problem(str(path), 1, f"UI string '{key}' is missing"))
+            problems.append(Problem(str(path), 1, msg("ui_missing", key=key)))
         for key in sorted(set(strings) - set(base)):
-            problems.append(Problem(str(path), 1, f"UI string '{key}' is not in {DEFAULT_LANGUAGE}"))
+            problems.append(Problem(str(path), 1, msg("ui_extra", key=key, language=DEFAULT_LANGUAGE)))
         for key in sorted(set(base) & set(strings)):
-            names = {f for _, f, _, _ in string.Formatter().parse(strings[key]) if f}
-            expected = {f for _, f, _, _ in string.Formatter().parse(base[key]) if f}
+            names = placeholders(strings[key])
+            expected = placeholders(base[key])
             if names != expected:
                 problems.append(
                     Problem(
                         str(path),
                         1,
-                        f"UI string '{key}' has placeholders {sorted(names)}, expected {sorted(expected)}",
+                        msg("ui_placeholders", key=key, names=str(sorted(names)), expected=str(sorted(expected))),
                     )
                 )
     return problems
+
+
+def placeholders(template: str) -> set[str]:
+    """The `{names}` of one catalog string."""
+    return {f for _, f, _, _ in string.Formatter().parse(template) if f}

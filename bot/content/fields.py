@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from bot.content.problems import Problem, Severity
+from bot.content.problems import Msg, Problem, Severity, msg
 from bot.content.yamlsource import LocatedDict, LocatedList
 
 ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
@@ -20,15 +20,25 @@ DATE_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class ProblemSink:
+    """The problems of one file. A problem is a key of the catalog's `checker:` section and its values (a value
+    may be a `Msg` itself); its words are rendered when it is printed."""
+
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[Problem] = []
 
-    def error(self, line: int, message: str) -> None:
-        self.problems.append(Problem(self.file, line, message))
+    def error(self, line: int, key: str | Msg, /, **values: Any) -> None:
+        self.problems.append(Problem(self.file, line, _detail(key, values)))
 
-    def warning(self, line: int, message: str) -> None:
-        self.problems.append(Problem(self.file, line, message, Severity.WARNING))
+    def warning(self, line: int, key: str | Msg, /, **values: Any) -> None:
+        self.problems.append(Problem(self.file, line, _detail(key, values), Severity.WARNING))
+
+
+def _detail(key: str | Msg, values: dict[str, Any]) -> Msg:
+    if isinstance(key, Msg):
+        assert not values, "a ready Msg takes no more values"
+        return key
+    return Msg(key, tuple(values.items()))
 
 
 class Section:
@@ -37,7 +47,7 @@ class Section:
     def __init__(
         self,
         sink: ProblemSink,
-        what: str,
+        what: Msg,
         data: Any,
         line: int,
         required: Iterable[str],
@@ -49,20 +59,17 @@ class Section:
         self.data: LocatedDict = data if self.valid else LocatedDict()
         self.line = getattr(data, "line", line)
         if not self.valid:
-            sink.error(line, f"{what} must be a mapping of keys to values, not {_kind(data)}")
+            sink.error(line, "not_mapping", what=what, kind=_kind(data))
             return
         required, optional = list(required), list(optional)
         allowed = set(required) | set(optional)
         for key in self.data:
             if key not in allowed:
-                sink.error(
-                    self.line_of(key),
-                    f"unknown key '{key}' in {what} (allowed: {', '.join(required + optional)})",
-                )
+                sink.error(self.line_of(key), "unknown_key", key=key, what=what, allowed=tuple(required + optional))
         for key in required:
             if key not in self.data or self.data[key] is None:
                 where = self.line_of(key) if key in self.data else self.line
-                sink.error(where, f"{what} is missing required key '{key}'")
+                sink.error(where, "missing_key", what=what, key=key)
 
     def line_of(self, key: str) -> int:
         return self.data.key_lines.get(key, self.line) if self.valid else self.line
@@ -73,16 +80,13 @@ class Section:
     def text(self, key: str, max_len: int | None = None) -> str | None:
         if not self.has(key):
             return None
-        return check_text(self.sink, self.data[key], self.line_of(key), f"'{key}' of {self.what}", max_len)
+        what = msg("thing.key_of", key=key, what=self.what)
+        return check_text(self.sink, self.data[key], self.line_of(key), what, max_len)
 
     def identifier(self, key: str = "id", max_len: int = ID_MAX_LEN) -> str | None:
         value = self.text(key)
         if value is not None and (not ID_PATTERN.match(value) or len(value) > max_len):
-            self.sink.error(
-                self.line_of(key),
-                f"{self.what} id '{value}' is not valid: use lowercase letters, digits and '-', "
-                f"at most {max_len} characters",
-            )
+            self.sink.error(self.line_of(key), "bad_id", what=self.what, id=value, max_len=max_len)
             return None
         return value
 
@@ -92,7 +96,7 @@ class Section:
         value = self.data[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             self.sink.error(
-                self.line_of(key), f"'{key}' of {self.what} must be a whole number ≥ {minimum}, got {value!r}"
+                self.line_of(key), "not_whole_number", key=key, what=self.what, minimum=minimum, value=repr(value)
             )
             return None
         return value
@@ -108,12 +112,12 @@ class Section:
         text = str(value).strip()
         try:
             return dt.date.fromisoformat(text)
-        except ValueError as exc:
+        except ValueError:
             if DATE_SHAPE.match(text):  # 2026-02-30: shaped like a date, but no such day
-                message = f"'{key}' of {self.what}: {text} is not a date in the calendar ({exc})"
+                reason = _date_reason(text)
+                self.sink.error(self.line_of(key), "not_in_calendar", key=key, what=self.what, date=text, reason=reason)
             else:
-                message = f"'{key}' of {self.what} must be a date YYYY-MM-DD, got {value!r}"
-            self.sink.error(self.line_of(key), message)
+                self.sink.error(self.line_of(key), "not_date", key=key, what=self.what, value=repr(value))
             return None
 
     def line_in_text(self, key: str, offset: int) -> int:
@@ -130,36 +134,64 @@ class Section:
         value = self.data[key]
         line = self.line_of(key)
         if not isinstance(value, LocatedList):
-            self.sink.error(line, f"'{key}' of {self.what} must be a list, not {_kind(value)}")
+            self.sink.error(line, "not_list", key=key, what=self.what, kind=_kind(value))
             return []
         if len(value) < min_items or (max_items is not None and len(value) > max_items):
-            bounds = f"{min_items}–{max_items}" if max_items is not None else f"at least {min_items}"
-            self.sink.error(line, f"'{key}' of {self.what} must have {bounds} items, has {len(value)}")
+            bounds = (
+                msg("bounds_between", low=min_items, high=max_items)
+                if max_items is not None
+                else msg("bounds_at_least", low=min_items)
+            )
+            self.sink.error(line, "list_size", key=key, what=self.what, bounds=bounds, count=len(value))
         return list(zip(value.item_lines, value, strict=True))
 
 
-def check_text(sink: ProblemSink, value: Any, line: int, what: str, max_len: int | None = None) -> str | None:
+def check_text(sink: ProblemSink, value: Any, line: int, what: Msg, max_len: int | None = None) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        hint = " (YAML reads yes/no/true/false as booleans: put the text in quotes)" if isinstance(value, bool) else ""
-        sink.error(line, f"{what} must be text, not {_kind(value)}{hint}")
+        if isinstance(value, bool):  # YAML reads yes/no/true/false as booleans: the message says to quote the text
+            sink.error(line, "not_text_boolean", what=what, kind=_kind(value))
+        else:
+            sink.error(line, "not_text", what=what, kind=_kind(value))
         return None
     text = str(value).strip()
     if not text:
-        sink.error(line, f"{what} is empty")
+        sink.error(line, "empty", what=what)
         return None
     if max_len is not None and len(text) > max_len:
-        sink.error(line, f"{what} is too long: {len(text)} characters, at most {max_len}")
+        sink.error(line, "too_long", what=what, length=len(text), max_len=max_len)
         return None
     return text
 
 
-def _kind(value: Any) -> str:
+def _kind(value: Any) -> Msg:
+    """What a YAML value is, for "must be text, not …"."""
     if isinstance(value, dict):
-        return "a mapping"
+        return msg("kind.mapping")
     if isinstance(value, list):
-        return "a list"
+        return msg("kind.list")
     if value is None:
-        return "nothing"
+        return msg("kind.nothing")
     if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    return f"{type(value).__name__} {value!r}"
+        return msg("kind.boolean", value=str(value).lower())
+    shown = repr(value)
+    if isinstance(value, int):
+        return msg("kind.int", value=shown)
+    if isinstance(value, float):
+        return msg("kind.float", value=shown)
+    if isinstance(value, str):
+        return msg("kind.str", value=shown)
+    if isinstance(value, dt.datetime):
+        return msg("kind.datetime", value=shown)
+    if isinstance(value, dt.date):
+        return msg("kind.date", value=shown)
+    return msg("kind.other", type=type(value).__name__, value=shown)
+
+
+def _date_reason(text: str) -> Msg:
+    """Why YYYY-MM-DD is no day of the calendar (the words of Python's own message, in either language)."""
+    year, month, _ = (int(part) for part in text.split("-"))
+    if year < dt.MINYEAR:
+        return msg("date_reason.year", year=year)
+    if not 1 <= month <= 12:
+        return msg("date_reason.month")
+    return msg("date_reason.day")

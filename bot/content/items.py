@@ -17,7 +17,7 @@ from bot.content.fields import ProblemSink, Section, check_text
 from bot.content.mentions import LawNames, old_number_warning
 from bot.content.model import Citation, Law, QuizQuestion, Tip, Topic
 from bot.content.numerals import article_numbers
-from bot.content.problems import Severity
+from bot.content.problems import Msg, Severity, msg
 from bot.textnorm import normalize
 
 LIMITS = {
@@ -34,7 +34,18 @@ LIMITS = {
 }
 MAX_ASKS = 12
 ANSWER_LETTERS = string.ascii_uppercase[:4]
-
+# How each kind of id is named in messages ("duplicate tip id …", 「小贴士 id … 重复了」).
+KIND_NAMES = {
+    "topic": msg("thing.topic"),
+    "tip": msg("thing.tip"),
+    "ask": msg("thing.ask"),
+    "quiz question": msg("thing.quiz_question"),
+    "law": msg("thing.law"),
+    "place": msg("thing.place"),
+    "campaign": msg("thing.campaign"),
+    "urgent intent": msg("thing.urgent_intent"),
+    "dispute": msg("thing.dispute"),
+}
 
 
 @dataclass
@@ -47,11 +58,13 @@ class FirstSeen:
         key = (kind, item_id)
         here = f"{sink.file}:{line}"
         if key in self.seen and kind == "ask":
-            sink.error(line, f"ask '{item_id}' is already an ask of another tip (at {self.seen[key]})")
+            sink.error(line, "ask_taken", ask=item_id, where=self.seen[key])
+            return False
+        if key in self.seen and kind == "topic":  # the message asks whether the file is a copy
+            sink.error(line, "duplicate_topic_id", id=item_id, where=self.seen[key])
             return False
         if key in self.seen:
-            hint = " — is this file a copy?" if kind == "topic" else ""
-            sink.error(line, f"duplicate {kind} id '{item_id}' (first defined at {self.seen[key]}){hint}")
+            sink.error(line, "duplicate_id", kind=KIND_NAMES[kind], id=item_id, where=self.seen[key])
             return False
         self.seen[key] = here
         return True
@@ -71,7 +84,7 @@ class ItemReader:
     def topic(self, sink: ProblemSink, data: Any, laws: dict[str, Law]) -> Topic | None:
         section = Section(
             sink,
-            "topic",
+            msg("thing.topic"),
             data,
             1,
             required=["id", "title", "tips", "quiz"],
@@ -103,7 +116,7 @@ class ItemReader:
     def _tip(self, sink: ProblemSink, line: int, data: Any, topic_id: str, laws: dict[str, Law]) -> Tip | None:
         s = Section(
             sink,
-            "tip",
+            msg("thing.tip"),
             data,
             line,
             required=["id", "title", "body", "keywords", "source", "reviewed_on"],
@@ -123,11 +136,12 @@ class ItemReader:
         asks = self._asks(sink, s, tip_id)
         sources = self.sources(sink, s, laws)
         cited = self.check_law_mentions(sink, s, ["title", "body"])
-        reviewed_on, valid_until = self._review_dates(sink, s, f"tip '{tip_id or '?'}'")
-        self._reviewed_before_renumbering(sink, s, f"tip '{tip_id or '?'}'", reviewed_on, sources, cited)
+        named = msg("thing.tip_named", id=tip_id or "?")
+        reviewed_on, valid_until = self._review_dates(sink, s, named)
+        self._reviewed_before_renumbering(sink, s, named, reviewed_on, sources, cited)
         image = s.text("image")
         if image is not None and not self._image_exists(image):
-            sink.error(s.line_of("image"), f"image '{image}' not found under the content directory")
+            sink.error(s.line_of("image"), "image_missing", image=image)
         if not (tip_id and title and body and keywords and sources and reviewed_on):
             return None
         return Tip(tip_id, topic_id, title, body, tuple(keywords), sources, reviewed_on, valid_until, image, asks)
@@ -138,15 +152,15 @@ class ItemReader:
         asks: list[str] = []
         seen_here: set[str] = set()
         for line, value in s.sequence("asks", min_items=1, max_items=MAX_ASKS):
-            ask = check_text(sink, value, line, "ask", LIMITS["ask"])
+            ask = check_text(sink, value, line, msg("thing.ask"), LIMITS["ask"])
             if ask is None:
                 continue
             key = normalize(ask)
             if len(key) < 2:
-                sink.error(line, f"ask '{ask}' is too short to match anything")
+                sink.error(line, "ask_too_short", ask=ask)
                 continue
             if key in seen_here:
-                sink.error(line, f"ask '{ask}' is listed twice for this tip")
+                sink.error(line, "ask_twice", ask=ask)
                 continue
             seen_here.add(key)
             if tip_id is not None and not self.ids.claim(sink, "ask", key, line):
@@ -159,7 +173,7 @@ class ItemReader:
     ) -> QuizQuestion | None:
         s = Section(
             sink,
-            "quiz question",
+            msg("thing.quiz_question"),
             data,
             line,
             required=["id", "question", "options", "answer", "explanation", "source", "reviewed_on"],
@@ -178,8 +192,9 @@ class ItemReader:
         for opt_line, value in raw_options:
             if isinstance(value, str):
                 cited.update(self._mentions(sink, value, lambda _offset, line=opt_line: line))
-        reviewed_on, valid_until = self._review_dates(sink, s, f"quiz question '{qid or '?'}'")
-        self._reviewed_before_renumbering(sink, s, f"quiz question '{qid or '?'}'", reviewed_on, sources, cited)
+        named = msg("thing.quiz_question_named", id=qid or "?")
+        reviewed_on, valid_until = self._review_dates(sink, s, named)
+        self._reviewed_before_renumbering(sink, s, named, reviewed_on, sources, cited)
         if not (
             qid
             and question
@@ -210,14 +225,12 @@ class ItemReader:
         raw = str(s.data["answer"]).strip().upper()
         line = s.line_of("answer")
         if len(raw) != 1 or raw not in ANSWER_LETTERS:
-            sink.error(line, f"answer must be one letter A–D naming the correct option, got {s.data['answer']!r}")
+            sink.error(line, "answer_letter", value=repr(s.data["answer"]))
             return None
         index = ANSWER_LETTERS.index(raw)
         if option_count >= 2 and index >= option_count:
             sink.error(
-                line,
-                f"answer {raw} is out of range: the question has only {option_count} options "
-                f"(A–{ANSWER_LETTERS[option_count - 1]})",
+                line, "answer_out_of_range", answer=raw, count=option_count, last=ANSWER_LETTERS[option_count - 1]
             )
             return None
         return index
@@ -225,7 +238,7 @@ class ItemReader:
     def sources(self, sink: ProblemSink, s: Section, laws: dict[str, Law]) -> tuple[Citation, ...]:
         citations = []
         for line, item in s.sequence("source", min_items=1):
-            cs = Section(sink, "source", item, line, required=["law"], optional=["article"])
+            cs = Section(sink, msg("thing.source"), item, line, required=["law"], optional=["article"])
             law_id, article = cs.text("law"), cs.text("article")
             if law_id is None:
                 continue
@@ -233,43 +246,35 @@ class ItemReader:
             if law is None and (self.laws_unreadable or law_id in self.broken_law_ids):
                 continue  # laws.yaml's own error says what is wrong; "unknown law" here would mislead
             if law is None:
-                sink.error(cs.line_of("law"), f"unknown law '{law_id}': add it to laws.yaml or use one of its ids")
+                sink.error(cs.line_of("law"), "unknown_law", law=law_id)
                 continue
             if law.repealed_on is not None and law.repealed_on <= self.today:
-                sink.error(
-                    cs.line_of("law"), f"law '{law_id}' was repealed on {law.repealed_on}: cite the law in force"
-                )
+                sink.error(cs.line_of("law"), "law_repealed", law=law_id, date=law.repealed_on)
                 continue
             if law.in_force_since is not None and law.in_force_since > self.today:
-                sink.error(cs.line_of("law"), f"law '{law_id}' is not in force until {law.in_force_since}")
+                sink.error(cs.line_of("law"), "law_not_in_force", law=law_id, date=law.in_force_since)
                 continue
             if article is not None and not law.has_articles:
-                sink.error(
-                    cs.line_of("article"),
-                    f"'{law_id}' is a {law.kind}, not a law: it has no articles (leave out 'article')",
-                )
+                sink.error(cs.line_of("article"), "no_articles", law=law_id, kind=law.kind)
                 continue
             if article is not None and law.amended_in_force is not None and law.amended_in_force > self.today:
                 sink.error(
                     cs.line_of("article"),
-                    f"the {law.version or 'amended'} text of {law.short} takes effect on {law.amended_in_force}: "
-                    "its article numbers are not in force yet",
+                    "amendment_not_in_force",
+                    version=law.version or msg("thing.amended"),
+                    short=law.short,
+                    date=law.amended_in_force,
                 )
                 continue
             if article is not None:
                 numbers = article_numbers(article)
                 if numbers is None:
-                    sink.error(
-                        cs.line_of("article"),
-                        f"article '{article}' is not in the form 第X条 (e.g. 第三十一条, 第三十一条第一款, "
-                        "第二百八十七条之二)",
-                    )
+                    sink.error(cs.line_of("article"), "article_form", article=article)
                     continue
                 too_big = [n for n in numbers if law.articles is not None and n > law.articles]
                 if too_big:
                     sink.error(
-                        cs.line_of("article"),
-                        f"article '{article}' does not exist: {law.short} has {law.articles} articles",
+                        cs.line_of("article"), "article_too_big", article=article, short=law.short, count=law.articles
                     )
                     continue
                 moved = old_number_warning(law, article, numbers)
@@ -293,16 +298,16 @@ class ItemReader:
         result = self.law_names.check(text)
         for finding in result.findings:
             if finding.severity is Severity.WARNING:
-                sink.warning(line_of(finding.offset), finding.message)
+                sink.warning(line_of(finding.offset), finding.detail)
             else:
-                sink.error(line_of(finding.offset), finding.message)
+                sink.error(line_of(finding.offset), finding.detail)
         return result.cited
 
     def _reviewed_before_renumbering(
         self,
         sink: ProblemSink,
         s: Section,
-        what: str,
+        what: Msg,
         reviewed_on: dt.date | None,
         sources: tuple[Citation, ...],
         cited: dict[str, Law],
@@ -316,17 +321,19 @@ class ItemReader:
             if law.renumbered_on is not None and reviewed_on < law.renumbered_on:
                 sink.warning(
                     s.line_of("reviewed_on"),
-                    f"{what} was reviewed on {reviewed_on}, before {law.short} was renumbered on "
-                    f"{law.renumbered_on}: check its article numbers against the current text, then update "
-                    "reviewed_on",
+                    "reviewed_before_renumbering",
+                    what=what,
+                    reviewed=reviewed_on,
+                    short=law.short,
+                    date=law.renumbered_on,
                 )
 
-    def _review_dates(self, sink: ProblemSink, s: Section, what: str) -> tuple[dt.date | None, dt.date | None]:
+    def _review_dates(self, sink: ProblemSink, s: Section, what: Msg) -> tuple[dt.date | None, dt.date | None]:
         reviewed_on, valid_until = s.date("reviewed_on"), s.date("valid_until")
         if reviewed_on and reviewed_on > self.today:
-            sink.error(s.line_of("reviewed_on"), f"reviewed_on {reviewed_on} is in the future")
+            sink.error(s.line_of("reviewed_on"), "reviewed_in_future", date=reviewed_on)
         if valid_until and valid_until < self.today:
-            sink.warning(s.line_of("valid_until"), f"{what} expired on {valid_until}; it is not served")
+            sink.warning(s.line_of("valid_until"), "expired", what=what, date=valid_until)
         return reviewed_on, valid_until
 
     def _image_exists(self, relative: str) -> bool:
@@ -335,10 +342,9 @@ class ItemReader:
 
 
 def _keyword(sink: ProblemSink, line: int, value: Any) -> str | None:
-    return check_text(sink, value, line, "keyword", LIMITS["keyword"])
+    return check_text(sink, value, line, msg("thing.keyword"), LIMITS["keyword"])
 
 
 def _option(sink: ProblemSink, line: int, value: Any, index: int) -> str | None:
-    return check_text(
-        sink, value, line, f"option {ANSWER_LETTERS[index] if index < 4 else index + 1}", LIMITS["option"]
-    )
+    label = ANSWER_LETTERS[index] if index < 4 else index + 1
+    return check_text(sink, value, line, msg("thing.option", label=label), LIMITS["option"])

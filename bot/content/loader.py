@@ -21,7 +21,7 @@ from bot.content.matching import read_synonyms, read_urgent
 from bot.content.model import Campaign, Catalog, Law, Office, Place, Topic, UrgentIntent
 from bot.content.office import OfficeReader
 from bot.content.places import read_places
-from bot.content.problems import Problem, has_errors
+from bot.content.problems import Problem, has_errors, msg
 from bot.content.yamlsource import YamlSyntaxError, parse_yaml
 
 LAWS_FILE = "laws.yaml"
@@ -74,7 +74,7 @@ class _Loader:
 
     def run(self) -> LoadResult:
         if not self.directory.is_dir():
-            problem = Problem(self._display(self.directory), 1, "content directory not found")
+            problem = Problem(self._display(self.directory), 1, msg("content_dir_missing"))
             return LoadResult(None, [problem])
         laws = self._load_laws()
         town, places = self._load_places()
@@ -119,21 +119,21 @@ class _Loader:
         try:
             result = parse_yaml(path)
         except YamlSyntaxError as exc:
-            sink.error(exc.line, exc.message)
+            sink.error(exc.line, exc.detail)
             self.roots.extend(sink.problems)
             return None
         except UnicodeDecodeError:
-            sink.error(1, "file is not UTF-8 text (save it as UTF-8)")
+            sink.error(1, "not_utf8")
             self.roots.extend(sink.problems)
             return None
         except OSError as exc:
-            sink.error(1, f"cannot read file: {exc.strerror}")
+            sink.error(1, "unreadable_file", reason=exc.strerror)
             self.roots.extend(sink.problems)
             return None
         for line, key in result.duplicate_keys:
-            sink.error(line, f"key '{key}' appears twice in the same mapping")
+            sink.error(line, "duplicate_key", key=key)
         if result.data is None:
-            sink.error(1, "file is empty")
+            sink.error(1, "empty_file")
         return sink, result.data
 
     def _parse_optional(self, name: str) -> tuple[ProblemSink, Any] | None:
@@ -149,7 +149,7 @@ class _Loader:
     def _load_laws(self) -> dict[str, Law]:
         path = self.directory / LAWS_FILE
         if not path.exists():
-            self.problems.append(Problem(self._display(path), 1, "missing file: every citation needs laws.yaml"))
+            self.problems.append(Problem(self._display(path), 1, msg("missing_laws_file")))
             return {}
         parsed = self._parse(path)
         if parsed is None:
@@ -163,7 +163,7 @@ class _Loader:
     def _load_places(self) -> tuple[str, list[Place]]:
         path = self.directory / PLACES_FILE
         if not path.exists():
-            self.problems.append(Problem(self._display(path), 1, "missing file: places.yaml names the town"))
+            self.problems.append(Problem(self._display(path), 1, msg("missing_places_file")))
             return "", []
         parsed = self._parse(path)
         if parsed is None:
@@ -237,7 +237,7 @@ class _Loader:
         topics_dir = self.directory / TOPICS_DIR
         files = sorted(topics_dir.glob("*.yaml")) + sorted(topics_dir.glob("*.yml"))
         if not files:
-            self.problems.append(Problem(self._display(topics_dir), 1, "no topic files (*.yaml) found"))
+            self.problems.append(Problem(self._display(topics_dir), 1, msg("no_topic_files")))
         topics = []
         for path in files:
             parsed = self._parse(path)

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.content.model import Law
 from bot.content.numerals import chinese_to_int
-from bot.content.problems import Severity
+from bot.content.problems import Msg, Severity, msg
 
 _NUM = "[零〇一二两三四五六七八九十百千]+"
 _ARTICLE = re.compile(rf"第({_NUM}|[0-9]+)条(?:之{_NUM})?")
@@ -35,7 +35,7 @@ _NOT_A_LAW = {
 @dataclass(frozen=True)
 class Finding:
     offset: int  # character offset in the text, for its line
-    message: str
+    detail: Msg  # what is wrong, put into words when it is printed
     severity: Severity = Severity.ERROR
 
 
@@ -84,13 +84,7 @@ class LawNames:
                 elif title in self.by_name:  # an entry of laws.yaml with its own error there
                     current, named_end = None, end
                 elif _LAW_LIKE.search(title):
-                    findings.append(
-                        Finding(
-                            start,
-                            f"《{title}》 is not in laws.yaml: name a law as laws.yaml does "
-                            "(its name or short name), or add it there",
-                        )
-                    )
+                    findings.append(Finding(start, msg("text_unknown_law", title=title)))
                     current, named_end = None, end
             elif kind == "name":
                 current, named_end = (value if isinstance(value, Law) else None), end
@@ -111,9 +105,9 @@ class LawNames:
             return
         reported.add(law.id)
         if law.repealed_on is not None and law.repealed_on <= self.today:
-            findings.append(Finding(start, f"《{law.short}》 was repealed on {law.repealed_on}: cite the law in force"))
+            findings.append(Finding(start, msg("text_law_repealed", short=law.short, date=law.repealed_on)))
         elif law.in_force_since is not None and law.in_force_since > self.today:
-            findings.append(Finding(start, f"《{law.short}》 is not in force until {law.in_force_since}"))
+            findings.append(Finding(start, msg("text_law_not_in_force", short=law.short, date=law.in_force_since)))
 
     def _unknown_before(self, findings: list[Finding], text: str, start: int, article: str) -> bool:
         """「某某法第X条」 with a name laws.yaml does not have: report it (True)."""
@@ -125,13 +119,7 @@ class LawNames:
             return False
         if any(run.endswith(name) for name in self.by_name):
             return False  # a known name that is part of a longer run (「现行刑法」): the name token covers it
-        findings.append(
-            Finding(
-                start - len(run),
-                f"'{run}{article}': no law in laws.yaml is called that; write "
-                "the law's name as laws.yaml has it, e.g. 《刑法》第十七条",
-            )
-        )
+        findings.append(Finding(start - len(run), msg("text_unnamed_law", name=f"{run}{article}")))
         return True
 
     def _article(self, findings: list[Finding], start: int, law: Law, match: re.Match[str]) -> None:
@@ -139,28 +127,38 @@ class LawNames:
         number = int(raw) if raw.isdigit() else chinese_to_int(raw)
         shown = f"《{law.short}》{match.group(0)}"
         if law.articles is not None and number > law.articles:
-            findings.append(Finding(start, f"{shown} does not exist: {law.short} has {law.articles} articles"))
+            findings.append(
+                Finding(start, msg("text_article_too_big", article=shown, short=law.short, count=law.articles))
+            )
             return
         moved = dict(law.old_numbers)
         if number in moved and number not in moved.values():
             findings.append(
                 Finding(
                     start,
-                    f"{shown} is an article number from before {law.short} was renumbered on {law.renumbered_on}; "
-                    f"that provision is now 第{_chinese(moved[number])}条",
+                    msg(
+                        "text_old_article",
+                        article=shown,
+                        short=law.short,
+                        date=law.renumbered_on,
+                        new=f"第{_chinese(moved[number])}条",
+                    ),
                     Severity.WARNING,
                 )
             )
 
 
-def old_number_warning(law: Law, article: str, numbers: list[int]) -> str | None:
+def old_number_warning(law: Law, article: str, numbers: list[int]) -> Msg | None:
     """The same renumbering check for a structured `source: article:`."""
     moved = dict(law.old_numbers)
     for number in numbers:
         if number in moved and number not in moved.values():
-            return (
-                f"article '{article}' is a number from before {law.short} was renumbered on {law.renumbered_on}; "
-                f"that provision is now 第{_chinese(moved[number])}条"
+            return msg(
+                "old_article",
+                article=article,
+                short=law.short,
+                date=law.renumbered_on,
+                new=f"第{_chinese(moved[number])}条",
             )
     return None
 

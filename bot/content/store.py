@@ -1,4 +1,8 @@
-"""The content currently serving, with reload that never makes things worse."""
+"""The content currently serving, with reload that never makes things worse.
+
+What a refused load or reload says (the error, the log lines) is in the checker's default language, Chinese, like
+`python -m bot content check` without --lang.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pathlib import Path
 
 from bot.content.loader import LoadResult, load_catalog
 from bot.content.model import Catalog
-from bot.content.problems import Severity
+from bot.content.problems import Severity, msg
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +24,7 @@ class ContentError(Exception):
 
     def __init__(self, result: LoadResult) -> None:
         errors = [p for p in result.problems if p.severity is Severity.ERROR]
-        super().__init__(f"content has {len(errors)} error(s); run: python -m bot content check")
+        super().__init__(msg("content_has_errors", count=len(errors)).render())
         self.result = result
 
 
@@ -46,9 +50,9 @@ class ContentStore:
         result = await asyncio.to_thread(load_catalog, self.directory, self._today())
         if result.catalog is None:
             errors = [p for p in result.problems if p.severity is Severity.ERROR]
-            log.warning("content reload refused: %d error(s); the old content keeps serving", len(errors))
+            log.warning("%s", msg("reload_refused", count=len(errors)).render())
             for problem in errors[:10]:  # the editor's first causes, as `content check` prints them
-                log.warning("content: %s", problem)
+                log.warning("%s", msg("reload_problem", problem=problem.render()).render())
         else:
             self._catalog = result.catalog
             log.info("content reloaded: %d topics", len(result.catalog.topics))

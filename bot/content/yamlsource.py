@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from bot.content.problems import Msg, msg
+
 
 class LocatedDict(dict):
     """A mapping with the line of the mapping itself and of each key.
@@ -80,12 +82,13 @@ _LocatingLoader.add_constructor("tag:yaml.org,2002:timestamp", _LocatingLoader.c
 
 
 class YamlSyntaxError(Exception):
-    """A file that is not valid YAML; `line` is 1-based."""
+    """A file that is not valid YAML; `line` is 1-based, `detail` the checker message (PyYAML's words inside)."""
 
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, line: int, detail: Msg) -> None:
         self.line = line
-        self.message = message
+        self.detail = detail
+        self.message = detail.render("en")
+        super().__init__(self.message)
 
 
 def parse_yaml(path: Path) -> ParseResult:
@@ -98,13 +101,14 @@ def parse_yaml(path: Path) -> ParseResult:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        message = f"YAML syntax error: {exc.problem or exc.context or 'invalid YAML'}"
+        problem = exc.problem or exc.context or "invalid YAML"
+        detail = msg("yaml_syntax", problem=problem)
         if exc.context and exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
             # e.g. an unclosed quote: the problem is found at the end, the cause is where it started
-            message += f" ({exc.context} that starts on line {exc.context_mark.line + 1})"
-        raise YamlSyntaxError(line, message) from None
+            detail = msg("yaml_syntax_from", problem=problem, context=exc.context, start=exc.context_mark.line + 1)
+        raise YamlSyntaxError(line, detail) from None
     except yaml.YAMLError as exc:
-        raise YamlSyntaxError(1, f"YAML error: {exc}") from None
+        raise YamlSyntaxError(1, msg("yaml_error", error=str(exc))) from None
     finally:
         loader.dispose()
     return ParseResult(data=data, duplicate_keys=loader.duplicate_keys)

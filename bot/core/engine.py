@@ -23,6 +23,7 @@ from bot.core import screens
 from bot.core.admin_flow import BroadcastFlow
 from bot.core.admin_stats import StatsFlow
 from bot.core.answers import AnswerFlow
+from bot.core.deferred import DeferredBroadcasts, Waiting
 from bot.core.events import Button, Incoming, Reply, Text
 from bot.core.first_contact import Wish, read_wish
 from bot.core.flood import FloodGate, Verdict
@@ -30,7 +31,7 @@ from bot.core.payloads import ADMIN_ACTIONS, Action, decode, encode
 from bot.core.quiz import QuizContext, QuizFlows
 from bot.core.referrals import ReferralFlow
 from bot.core.resident_settings import SettingsFlow
-from bot.core.sending import ChannelState, Send, SendResult, SendStatus
+from bot.core.sending import ChannelState, Send, SendResult, SendStatus, SendTurn
 from bot.core.turn import Handler, Route, Turn, private_only, stale
 from bot.i18n import normalize_language, translator
 from bot.storage import ReachEvent, Resident, Storage
@@ -57,6 +58,7 @@ class Core:
         self.settings = settings
         self._today = today
         self.channel_state = ChannelState(storage)
+        self.deferred = DeferredBroadcasts(storage, content.directory)
         self.flood = FloodGate(settings.flood_limit)
         self.broadcasts = BroadcastFlow(storage, settings)
         self.admin_stats = StatsFlow(storage, settings)
@@ -149,32 +151,79 @@ class Core:
 
     # -- entry points ------------------------------------------------------------------------
 
-    async def respond(self, event: Incoming, send: Send) -> Outcome:
-        """Answer one event through `send`, recording a reach event per confirmed delivery."""
+    async def respond(self, event: Incoming, send: Send, send_turn: SendTurn | None = None) -> Outcome:
+        """Answer one event, recording a reach event per confirmed delivery.
+
+        `send` takes one reply at a time; a channel that merges a turn's replies into fewer messages (微信客服:
+        five messages per 48 hours) passes `send_turn`, which takes them all and reports one result per reply.
+        Broadcasts that missed the resident's conversation window go out after the reply (`DeferredBroadcasts`).
+        """
         outcome = await self.handle(event)
         resident = outcome.resident
-        for reply in outcome.replies:
-            result = SendResult.of(await send(reply))
+        replies = list(outcome.replies)
+        waiting = await self._waiting_broadcasts(resident)
+        for item in waiting:
+            replies.extend(item.replies)
+        if send_turn is not None:
+            results = [SendResult.of(r) for r in await send_turn(replies)]
+        else:
+            results = []
+            for reply in replies:
+                results.append(SendResult.of(await send(reply)))
+                if results[-1].status is SendStatus.BLOCKED:
+                    break
+        for reply, result in zip(replies, results, strict=False):
             if result.status is SendStatus.BLOCKED and resident is not None:
                 await self.storage.residents.set_blocked(resident.channel, resident.external_id, True)
                 log.info("%s: a resident blocked the bot; marked blocked", resident.channel)
                 break
-            if result.delivered and reply.delivery is not None and resident is not None:
-                d = reply.delivery
-                self.storage.reach.record(
-                    ReachEvent(
-                        resident_id=resident.id,
-                        channel=resident.channel,
-                        kind=d.kind,
-                        topic_id=d.topic_id,
-                        item_id=d.item_id,
-                        place_id=resident.place_id,
-                        campaign_id=d.campaign_id,
-                        broadcast_id=d.broadcast_id,
-                        correct=d.correct,
-                    )
+            d = reply.delivery
+            if result.delivered and d is not None and resident is not None and d.kind != "broadcast":
+                event = ReachEvent(
+                    resident_id=resident.id,
+                    channel=resident.channel,
+                    kind=d.kind,
+                    topic_id=d.topic_id,
+                    item_id=d.item_id,
+                    place_id=resident.place_id,
+                    campaign_id=d.campaign_id,
+                    broadcast_id=d.broadcast_id,
+                    correct=d.correct,
+                    ts=self.storage.db.now() if result.receipt else None,  # a receipt names its event by time
                 )
+                self.storage.reach.record(event)
+                # A quiz answer is the resident's own act: it stands even if our feedback message is lost.
+                if result.receipt and d.kind != "quiz_answer":
+                    await self._keep_receipt(result.receipt, event)
+        await self._count_waiting(resident, waiting, replies, results)
         return outcome
+
+    async def _keep_receipt(self, receipt: str, event: ReachEvent) -> None:
+        try:
+            await self.storage.receipts.remember(receipt, event)
+        except Exception:  # best effort: the delivery is counted either way
+            log.exception("could not keep a delivery receipt")
+
+    async def _waiting_broadcasts(self, resident: Resident | None) -> list[Waiting]:
+        if resident is None or resident.blocked:
+            return []
+        try:
+            return await self.deferred.waiting(resident, self.content.catalog, self.storage.db.now())
+        except Exception:  # best effort: the reply goes out whatever happens here
+            log.exception("could not read deferred broadcasts")
+            return []
+
+    async def _count_waiting(
+        self, resident: Resident | None, waiting: list[Waiting], replies: list[Reply], results: list[SendResult]
+    ) -> None:
+        """A deferred broadcast counts once every part of it was delivered."""
+        if resident is None:
+            return
+        delivered = {id(reply): result for reply, result in zip(replies, results, strict=False) if result.delivered}
+        for item in waiting:
+            if all(id(reply) in delivered for reply in item.replies):
+                receipt = delivered[id(item.replies[-1])].receipt
+                await self.deferred.delivered(item, resident, self.storage.db.now(), receipt)
 
     async def handle(self, event: Incoming) -> Outcome:
         """Never raises for a resident's input: failures become a short apology."""
@@ -271,6 +320,12 @@ class Core:
         name = f"，{resident.display_name}" if t.language != "en" else f", {resident.display_name}"
         name = name if resident.display_name else ""
         town = self.settings.town or turn.catalog.town
+        # "/start hexi-village": came in through a village's QR code or link; registered there, nothing asked.
+        place = turn.catalog.place(turn.event.args.strip()) if turn.event.args.strip() else None
+        if place is not None and not resident.place_id:
+            await self.storage.residents.update(resident.id, place_id=place.id, place_asked=True)
+            welcome = t("welcome.new", name=name, town=town) if turn.created else t("welcome.back", name=name)
+            return [Text(f"{welcome}\n{t('place.set', place=place.name)}"), screens.main_menu(t)]
         if not resident.place_asked and turn.event.private_chat and turn.catalog.places:
             return [
                 Text(t("welcome.new", name=name, town=town)),

@@ -34,6 +34,9 @@ class SendStatus(StrEnum):
     RETRY_AFTER = "retry_after"  # rate limited: wait `retry_after`, then try again
     TRANSIENT = "transient"  # network error or 5xx: back off and try again
     FAILED = "failed"  # will not work however often we try (bad request, chat not found)
+    # The channel may write to this resident only within a while after they wrote (微信客服: 48 hours, 5 messages);
+    # now it may not. Never counted as delivered; a broadcast may wait for their next message.
+    OUT_OF_WINDOW = "out_of_window"
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class SendResult:
     status: SendStatus
     reason: str | None = None
     retry_after: float = 0.0
+    receipt: str | None = None  # the platform's id of the message, where a failure may be reported later
 
     @property
     def delivered(self) -> bool:
@@ -61,6 +65,7 @@ DELIVERED = SendResult(SendStatus.DELIVERED)
 
 # One reply of a turn to the resident who wrote; a bool is read as delivered / not delivered.
 Send = Callable[[Reply], Awaitable[SendResult | bool]]
+SendTurn = Callable[[list[Reply]], Awaitable[list[SendResult]]]  # a turn's replies at once, a result per reply
 
 
 class Channel(Protocol):
@@ -95,6 +100,8 @@ class ChannelState:
     def __init__(self, storage: Storage) -> None:
         self._conversations = storage.conversations
         self._residents = storage.residents
+        self._windows = storage.windows
+        self._receipts = storage.receipts
 
     async def first_delivery(self, key: str) -> bool:
         """True the first time a platform delivers this message or event (retries return False)."""
@@ -106,6 +113,32 @@ class ChannelState:
 
     async def choices(self, key: str) -> list[str] | None:
         return await self._conversations.choices(key)
+
+    async def delivery_failed(self, channel: str, receipt: str) -> int:
+        """The platform reports, after the fact, that a message it accepted was not delivered: its counts are
+        taken back. How many deliveries that was (0 when the receipt is unknown)."""
+        return await self._receipts.reverse(channel, receipt)
+
+    async def window_opened(self, who: Identity, at: int) -> None:
+        """The resident wrote at `at`: their conversation window opens afresh."""
+        await self._windows.opened(who.channel, who.external_id, at)
+
+    async def take_from_window(self, who: Identity, count: int, now: int, limit: int, hours: int) -> int:
+        """Reserve up to `count` messages of the resident's window; how many may be sent."""
+        return await self._windows.take(who.channel, who.external_id, count, now, limit, hours)
+
+    async def window_remaining(self, who: Identity, now: int, limit: int, hours: int) -> int:
+        return (await self._windows.get(who.channel, who.external_id)).remaining(now, limit, hours)
+
+    async def give_back_to_window(self, who: Identity, count: int) -> None:
+        await self._windows.give_back(who.channel, who.external_id, count)
+
+    async def cursor(self, key: str) -> str | None:
+        """Where a channel's pull of messages stopped."""
+        return await self._windows.cursor(key)
+
+    async def save_cursor(self, key: str, cursor: str) -> None:
+        await self._windows.save_cursor(key, cursor)
 
     async def set_blocked(self, who: Identity, blocked: bool) -> None:
         """The platform told us (outside any send) that a resident blocked or unblocked the bot."""

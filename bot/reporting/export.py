@@ -73,6 +73,7 @@ def sheets(
         ["群发送达 delivered", b.delivered],
         ["群发拉黑 blocked", b.blocked],
         ["群发失败 failed", b.failed],
+        ["微信客服窗口外 out of window", b.out_of_window],
         ["节点专题推送 campaign pushes", statistics.campaign_pushes],
         ["在校生受教育面 school education rate", school_education_rate(statistics)],
         ["线下活动 offline activities", statistics.offline_activities],

@@ -131,6 +131,7 @@ class BroadcastFigures:
     failed: int = 0
     cancelled: int = 0
     pending: int = 0
+    out_of_window: int = 0  # 微信客服 residents whose 48-hour window was closed: never counted as delivered
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -141,6 +142,7 @@ class BroadcastFigures:
             "failed": self.failed,
             "cancelled": self.cancelled,
             "pending": self.pending,
+            "out_of_window": self.out_of_window,
         }
 
 

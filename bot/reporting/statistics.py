@@ -97,6 +97,7 @@ def _broadcasts(rows: Iterable[tuple[int, str | None, int, dict[str, int]]]) -> 
         failed=outcomes.get("failed", 0),
         cancelled=outcomes.get("cancelled", 0),
         pending=outcomes.get("pending", 0),
+        out_of_window=outcomes.get("out_of_window", 0),
     )
     return figures, campaign_pushes
 
@@ -195,7 +196,7 @@ def format_table(statistics: Statistics, catalog: Catalog, dimensions: Iterable[
     names: dict[Dimension, dict[str, str]] = {
         "topic": {t.id: t.title for t in catalog.topics} | {"other": "（无专题）"},
         "place": {p.id: p.name for p in catalog.places} | {"unknown": "（未设置）"},
-        "channel": {"telegram": "Telegram", "wecom": "企业微信"},
+        "channel": {"telegram": "Telegram", "wecom": "企业微信", "wecom_kf": "微信客服", "console": "控制台"},
         "month": {},
     }
     titles: dict[Dimension, str] = {
@@ -229,6 +230,7 @@ def format_table(statistics: Statistics, catalog: Catalog, dimensions: Iterable[
     lines.append(
         f"群发 broadcasts: {b.count} sent to {b.targeted}: delivered {b.delivered}, "
         f"blocked {b.blocked}, failed {b.failed}"
+        + (f", out of the 微信客服 window {b.out_of_window} (not delivered)" if b.out_of_window else "")
     )
     if statistics.offline_activities:
         parts = [f"{a.kind} {a.activities}×/{a.count}{a.unit}" for a in statistics.offline]

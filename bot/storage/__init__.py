@@ -9,6 +9,7 @@ from bot.storage.reach import ReachEvent
 from bot.storage.requests import HelpRequest
 from bot.storage.residents import Resident
 from bot.storage.storage import Storage
+from bot.storage.windows import Window
 
 __all__ = [
     "AnswerOutcome",
@@ -28,4 +29,5 @@ __all__ = [
     "ResidentPoints",
     "Storage",
     "UnansweredQuestion",
+    "Window",
 ]

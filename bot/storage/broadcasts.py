@@ -18,7 +18,7 @@ from typing import Any
 from bot.storage.db import Database, IntegrityError, Row
 from bot.storage.reach import ReachEvent, event_row, write_events
 
-OUTCOMES = ("delivered", "blocked", "failed", "cancelled")
+OUTCOMES = ("delivered", "blocked", "failed", "cancelled", "out_of_window")
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,11 @@ class Recipient:
 @dataclass(frozen=True)
 class Outcome:
     resident_id: int
-    status: str  # delivered | blocked | failed
+    status: str  # delivered | blocked | failed | out_of_window
     reason: str | None = None
     attempts: int = 1
+    deferred_until: int | None = None  # out_of_window: may still go out with a reply until then
+    receipt: str | None = None  # delivered: the platform's message id, if it may report a failure later
 
 
 @dataclass
@@ -116,6 +118,7 @@ _COLUMNS = (
     "id, created_at, created_by, item_id, text, image, topic_id, audience, send_at, status, campaign_id, occurrence,"
     " targeted, started_at, finished_at"
 )
+_QUALIFIED = ", ".join(f"b.{column.strip()}" for column in _COLUMNS.split(","))
 
 
 class BroadcastStore:
@@ -311,12 +314,15 @@ class BroadcastStore:
                 o
                 for o in outcomes
                 if current.get(o.resident_id) == "pending"
-                or (current.get(o.resident_id) == "cancelled" and o.status == "delivered")
+                or (current.get(o.resident_id) in ("cancelled", "out_of_window") and o.status == "delivered")
             ]
             await tx.executemany(
-                "UPDATE broadcast_recipients SET status = ?, reason = ?, attempts = attempts + ?, updated_at = ?"
-                " WHERE broadcast_id = ? AND resident_id = ?",
-                [(o.status, o.reason, o.attempts, now, broadcast_id, o.resident_id) for o in updates],
+                "UPDATE broadcast_recipients SET status = ?, reason = ?, attempts = attempts + ?, updated_at = ?,"
+                " deferred_until = ? WHERE broadcast_id = ? AND resident_id = ?",
+                [
+                    (o.status, o.reason, o.attempts, now, o.deferred_until, broadcast_id, o.resident_id)
+                    for o in updates
+                ],
             )
             changed = [o.resident_id for o in updates]
             blocked = [(o.resident_id,) for o in outcomes if o.status == "blocked" and o.resident_id in changed]
@@ -325,6 +331,16 @@ class BroadcastStore:
             rows = [event_row(delivered_events[r], now) for r in changed if r in delivered_events]
             await write_events(tx, rows, self._db.zone_offset)
         return changed
+
+    async def deferred_for(self, resident_id: int, now: int) -> list[Broadcast]:
+        """Broadcasts that missed this resident's conversation window and may still go out with a reply."""
+        rows = await self._db.fetchall(
+            f"SELECT {_QUALIFIED} FROM broadcasts b JOIN broadcast_recipients q ON q.broadcast_id = b.id"
+            " WHERE q.resident_id = ? AND q.status = 'out_of_window' AND q.deferred_until >= ?"
+            " AND b.status != 'cancelled' ORDER BY b.send_at, b.id",
+            (resident_id, now),
+        )
+        return [_broadcast(row) for row in rows]
 
     async def finish_if_done(self, broadcast_id: int, now: int) -> bool:
         async with self._db.atomic() as tx:

@@ -288,4 +288,61 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX help_requests_resident ON help_requests (resident_id, status);
         """,
     ),
+    Migration(
+        10,
+        "conversation windows and deferred broadcasts (微信客服)",
+        """
+        -- 微信客服 lets the bot write to a customer only within 48 hours of their last message, five messages
+        -- at most: a broadcast to someone outside it is 'out_of_window' (never counted as delivered) and may wait,
+        -- until deferred_until, to go out with the reply to their next message. SQLite cannot change a CHECK
+        -- constraint in place: the table is rebuilt.
+        CREATE TABLE broadcast_recipients_new (
+            broadcast_id INTEGER NOT NULL REFERENCES broadcasts(id),
+            resident_id INTEGER NOT NULL REFERENCES residents(id),
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'delivered', 'blocked', 'failed', 'cancelled', 'out_of_window')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            reason TEXT,
+            updated_at INTEGER,
+            deferred_until INTEGER,
+            PRIMARY KEY (broadcast_id, resident_id)
+        ) WITHOUT ROWID;
+        INSERT INTO broadcast_recipients_new (broadcast_id, resident_id, status, attempts, reason, updated_at)
+            SELECT broadcast_id, resident_id, status, attempts, reason, updated_at FROM broadcast_recipients;
+        DROP TABLE broadcast_recipients;
+        ALTER TABLE broadcast_recipients_new RENAME TO broadcast_recipients;
+        CREATE INDEX broadcast_recipients_status ON broadcast_recipients (broadcast_id, status);
+        CREATE INDEX broadcast_recipients_deferred ON broadcast_recipients (resident_id, deferred_until)
+            WHERE deferred_until IS NOT NULL;
+
+        -- Per customer: when they last wrote and how many messages we sent since (the 5-per-48-hours budget).
+        CREATE TABLE conversation_windows (
+            channel TEXT NOT NULL,
+            external_id TEXT NOT NULL,
+            opened_at INTEGER NOT NULL,
+            sent INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (channel, external_id)
+        ) WITHOUT ROWID;
+
+        -- 微信客服 answers a send with errcode 0 and a msgid, and later perhaps msg_send_fail for it: each counted
+        -- delivery's msgid is kept for a while, so that a failure reverses exactly the reach event it counted.
+        CREATE TABLE delivery_receipts (
+            channel TEXT NOT NULL,
+            receipt TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            resident_id INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            item_id TEXT,
+            broadcast_id INTEGER
+        );
+        CREATE INDEX delivery_receipts_receipt ON delivery_receipts (channel, receipt);
+
+        -- Where a channel's message pull stopped (微信客服 sync_msg's cursor per kf account).
+        CREATE TABLE channel_cursors (
+            key TEXT PRIMARY KEY,
+            cursor TEXT NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    ),
 )

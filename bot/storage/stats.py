@@ -225,6 +225,15 @@ class StatsStore:
                 entry.counts[status] = int(count)
         return list(found.values())
 
+    async def daily_channel_deliveries(self, channel: str, start: int, end: int) -> dict[str, int]:
+        """Deliveries per local day (YYYY-MM-DD) on one channel, for comparing with the platform's own figures."""
+        rows = await self._rows(
+            "SELECT date(ts + :offset, 'unixepoch'), COUNT(*) FROM reach_events"
+            " WHERE channel = :channel AND ts >= :start AND ts < :end GROUP BY 1",
+            {"channel": channel, "start": start, "end": end, "offset": self._db.zone_offset},
+        )
+        return {str(day): int(count) for day, count in rows}
+
     async def new_residents(self, start: int, end: int) -> int:
         rows = await self._rows(
             "SELECT COUNT(*) FROM residents WHERE first_seen >= :start AND first_seen < :end AND channel != 'console'",

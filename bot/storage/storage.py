@@ -17,9 +17,11 @@ from bot.storage.ledger import LedgerStore
 from bot.storage.questions import QuestionLog
 from bot.storage.quizzes import QuizStore
 from bot.storage.reach import FLUSH_INTERVAL, FLUSH_SIZE, MAX_PENDING, ReachLog
+from bot.storage.receipts import ReceiptStore
 from bot.storage.requests import RequestStore
 from bot.storage.residents import ResidentStore
 from bot.storage.stats import StatsStore
+from bot.storage.windows import WindowStore
 
 
 class Storage:
@@ -40,6 +42,8 @@ class Storage:
         self.broadcasts = BroadcastStore(db)
         self.ledger = LedgerStore(db)
         self.stats = StatsStore(db)
+        self.windows = WindowStore(db)
+        self.receipts = ReceiptStore(db, self.reach)
         self._closed = False
 
     @classmethod
