@@ -59,7 +59,10 @@ def _client(settings: Settings) -> KfClient:
 
 def _poster(args: argparse.Namespace, settings: Settings) -> int:
     from bot.channels.wecom.api import WeComError
+    from bot.i18n import translator
     from bot.reporting.poster import render_poster
+
+    t = translator("zh-CN")  # posters go up in Chinese villages
 
     if bool(args.place) == bool(args.all):
         raise Failure("give --place ID or --all")
@@ -84,7 +87,14 @@ def _poster(args: argparse.Namespace, settings: Settings) -> int:
                     url = await client.contact_link(place.id)
                 except WeComError as exc:
                     raise Failure(f"WeCom refused the entry link for {place.id}: {exc}") from exc
-                poster = render_poster(url, town, place.name)
+                poster = render_poster(
+                    url,
+                    town,
+                    place.name,
+                    title=t("poster.title"),
+                    tagline=t("poster.tagline"),
+                    footer=t("poster.footer", town=town),
+                )
                 (args.out / f"{place.id}.png").write_bytes(poster.png)
                 (args.out / f"{place.id}.pdf").write_bytes(poster.pdf)
                 print(f"{place.id}: {args.out / place.id}.png, .pdf  ({url})")
