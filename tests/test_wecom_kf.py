@@ -20,6 +20,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -371,11 +372,12 @@ async def test_posters_for_every_place_decode_to_their_entry_links(kf: FakeWeCom
 
 async def test_kf_stats_prints_wecoms_figures_beside_ours(kf: FakeWeComKf, tmp_path: Path) -> None:
     bot = Bot(kf, tmp_path)
-    yesterday = dt.date.fromtimestamp(kf.now) - dt.timedelta(days=1)
-    kf.add_history("wmHal", "昨天的问题", at=kf.now - 86400)
-    result = await bot.cli("kf", "stats", "--from", str(yesterday), "--to", str(yesterday))
+    china = ZoneInfo("Asia/Shanghai")  # WeCom's days and the town's (BOT_TIMEZONE's default)
+    day = dt.datetime.fromtimestamp(kf.now, china).date() - dt.timedelta(days=2)
+    kf.add_history("wmHal", "前天的问题", at=dt.datetime.combine(day, dt.time(12), china).timestamp())
+    result = await bot.cli("kf", "stats", "--from", str(day), "--to", str(day))
     assert result.returncode == 0, result.stderr
-    (row,) = [line for line in result.stdout.splitlines() if line.startswith(str(yesterday))]
+    (row,) = [line for line in result.stdout.splitlines() if line.startswith(str(day))]
     assert row.split()[1:4] == ["1", "1", "1"]  # sessions, customers, customer messages
 
 
@@ -401,5 +403,6 @@ async def test_a_message_wecom_later_reports_undelivered_is_not_counted(
     events = await storage.reach.events()
     assert [e for e in events if e.kind in ("answer", "broadcast") and e.channel == "wecom_kf"] == []
     assert (await storage.broadcasts.progress(1)).counts == {"failed": 1}
-    totals = await storage.stats.totals(Span.of(TODAY - dt.timedelta(days=1), TODAY + dt.timedelta(days=1), UTC))
+    today = dt.datetime.now(UTC).date()  # the events carry the real time
+    totals = await storage.stats.totals(Span.of(today - dt.timedelta(days=1), today + dt.timedelta(days=1), UTC))
     assert totals.deliveries == 0

@@ -70,15 +70,7 @@ def broadcast_replies(
     broadcast: Broadcast, catalog: Catalog, language: str | None, content_dir: Path
 ) -> list[Reply] | None:
     """What each recipient of this broadcast gets, or None when the content no longer exists."""
-    content = BroadcastContent(
-        item_id=broadcast.item_id,
-        text=broadcast.text,
-        image=broadcast.image,
-        topic_id=broadcast.topic_id,
-        campaign_id=broadcast.campaign_id,
-        broadcast_id=broadcast.id,
-    )
-    return broadcast_message(content, catalog, language, content_dir)
+    return broadcast_message(BroadcastContent.of(broadcast), catalog, language, content_dir)
 
 
 class BroadcastWorker:

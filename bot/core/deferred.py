@@ -33,15 +33,7 @@ class DeferredBroadcasts:
             return []
         found = []
         for broadcast in await self.storage.broadcasts.deferred_for(resident.id, now):
-            content = BroadcastContent(
-                item_id=broadcast.item_id,
-                text=broadcast.text,
-                image=broadcast.image,
-                topic_id=broadcast.topic_id,
-                campaign_id=broadcast.campaign_id,
-                broadcast_id=broadcast.id,
-            )
-            replies = broadcast_message(content, catalog, resident.language, self.content_dir)
+            replies = broadcast_message(BroadcastContent.of(broadcast), catalog, resident.language, self.content_dir)
             if replies:
                 found.append(Waiting(broadcast, replies))
         return found

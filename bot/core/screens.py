@@ -10,6 +10,7 @@ from bot.content.model import Catalog, Place, PlaceKind, Tip, Topic
 from bot.core.events import Button, Delivery, Image, Keyboard, Reply, Text
 from bot.core.payloads import Action, encode
 from bot.i18n import LANGUAGES, Translator, translator
+from bot.storage import Broadcast
 
 PLACES_PER_PAGE = 10
 
@@ -193,6 +194,18 @@ class BroadcastContent:
     topic_id: str | None = None
     campaign_id: str | None = None
     broadcast_id: int | None = None  # None in a preview: not sent yet
+
+    @classmethod
+    def of(cls, broadcast: Broadcast) -> BroadcastContent:
+        """What a stored broadcast sends."""
+        return cls(
+            item_id=broadcast.item_id,
+            text=broadcast.text,
+            image=broadcast.image,
+            topic_id=broadcast.topic_id,
+            campaign_id=broadcast.campaign_id,
+            broadcast_id=broadcast.id,
+        )
 
 
 def broadcast_message(

@@ -19,13 +19,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
-from aiohttp import web
-from defusedxml import ElementTree
 
-from bot.channels.http import WebServer, read_body
+from bot.channels.http import WebServer
 from bot.channels.wecom import render
 from bot.channels.wecom.api import RATE_ERRORS, WeComClient, WeComError
-from bot.channels.wecom.crypto import CallbackError, WeComCrypto
+from bot.channels.wecom.callbacks import CallbackGate, Fields
+from bot.channels.wecom.crypto import WeComCrypto
 from bot.config import Identity, Settings
 from bot.core.engine import Core
 from bot.core.events import Incoming, Reply
@@ -34,7 +33,6 @@ from bot.core.sending import SendResult, SendStatus
 log = logging.getLogger(__name__)
 
 CHANNEL = "wecom"
-MAX_BODY = 64 * 1024
 PER_MEMBER_PER_MINUTE = 30  # beyond this WeCom drops messages silently: pace instead
 PER_MEMBER_PER_HOUR = 1000
 MEDIA_REUSE = 2 * 86400  # WeCom keeps temporary media three days; reuse an upload for two
@@ -69,6 +67,7 @@ class WeComChannel:
         self.state = core.channel_state
         self.settings = settings
         self.crypto = WeComCrypto(settings.wecom_token.value, settings.wecom_aes_key.value, settings.wecom_corp_id)
+        self.gate = CallbackGate(CHANNEL, self.crypto, settings.wecom_replay_window)
         self.client = client or WeComClient(
             settings.wecom_api_base_url, settings.wecom_corp_id, settings.wecom_secret.value, settings.wecom_agent_id
         )
@@ -79,8 +78,8 @@ class WeComChannel:
         self._media: dict[tuple[str, str], tuple[str, float]] = {}  # (type, content hash) -> (media_id, when)
 
     def routes(self, server: WebServer) -> None:
-        server.app.router.add_get(self.settings.wecom_callback_path, self.verify_url)
-        server.app.router.add_post(self.settings.wecom_callback_path, self.receive)
+        server.app.router.add_get(self.settings.wecom_callback_path, self.gate.verify_url)
+        server.app.router.add_post(self.settings.wecom_callback_path, self.gate.handler(self._accept))
 
     async def start(self) -> None:
         await self.client.start()
@@ -96,52 +95,10 @@ class WeComChannel:
                 task.cancel()
             await self.client.close()
 
-    # -- callbacks -----------------------------------------------------------------------------
+    # -- callbacks -------------------------------------------------------------------------------
 
-    def _check_time(self, timestamp: str) -> None:
-        window = self.settings.wecom_replay_window
-        # ASCII digits only: '²'.isdigit() is True but int('²') raises; 12 digits keep int() cheap and in range
-        well_formed = timestamp.isascii() and timestamp.isdecimal() and len(timestamp) <= 12
-        if window and (not well_formed or abs(time.time() - int(timestamp)) > window):
-            raise CallbackError("timestamp outside the replay window")
-
-    async def verify_url(self, request: web.Request) -> web.Response:
-        """URL verification: answer the decrypted echostr alone."""
-        query = request.query
-        try:
-            self._check_time(query.get("timestamp", ""))
-            self.crypto.verify(
-                query.get("msg_signature", ""),
-                query.get("timestamp", ""),
-                query.get("nonce", ""),
-                query.get("echostr", ""),
-            )
-            return web.Response(text=self.crypto.decrypt(query.get("echostr", "")))
-        except CallbackError as exc:
-            log.warning("wecom: refused a URL verification: %s", exc)
-            return web.Response(status=403, text="forbidden")
-        except ValueError:
-            log.warning("wecom: refused a malformed URL verification")
-            return web.Response(status=400, text="bad request")
-
-    async def receive(self, request: web.Request) -> web.Response:
-        query = request.query
-        try:
-            body = await read_body(request, MAX_BODY)
-            if body is None:
-                return web.Response(status=413, text="too large")
-            self._check_time(query.get("timestamp", ""))
-            encrypted = _xml_field(body, "Encrypt")
-            self.crypto.verify(
-                query.get("msg_signature", ""), query.get("timestamp", ""), query.get("nonce", ""), encrypted
-            )
-            fields = _xml_fields(self.crypto.decrypt(encrypted).encode())
-        except CallbackError as exc:
-            log.warning("wecom: refused a callback: %s", exc)
-            return web.Response(status=403, text="forbidden")
-        except ValueError:
-            log.warning("wecom: refused a malformed callback")
-            return web.Response(status=400, text="bad request")
+    async def _accept(self, fields: Fields) -> None:
+        """A verified callback: deduplicated (WeCom retries), then handled in the background."""
         key = fields.get("MsgId") or "|".join(
             (
                 fields.get("FromUserName", ""),
@@ -154,7 +111,6 @@ class WeComChannel:
             task = asyncio.get_running_loop().create_task(self._handle(fields))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return web.Response(text="")  # at once: WeCom retries what is not answered within 5 s
 
     async def _handle(self, fields: dict[str, str]) -> None:
         user = fields.get("FromUserName", "")
@@ -276,18 +232,3 @@ class WeComChannel:
 def _menu_key(user: str) -> str:
     return f"menu:{CHANNEL}:{user}"
 
-
-def _xml_fields(data: bytes) -> dict[str, str]:
-    """Top-level fields of a WeCom XML message, parsed with defusedxml (no entities, no external references)."""
-    try:
-        root = ElementTree.fromstring(data)
-    except Exception as exc:  # defusedxml raises its own errors for entity tricks
-        raise ValueError("malformed XML") from exc
-    return {child.tag: (child.text or "") for child in root}
-
-
-def _xml_field(data: bytes, name: str) -> str:
-    value = _xml_fields(data).get(name)
-    if not value:
-        raise ValueError(f"no {name}")
-    return value

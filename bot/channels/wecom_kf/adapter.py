@@ -19,12 +19,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
-from bot.channels.http import WebServer, read_body
-from bot.channels.wecom.adapter import _xml_field, _xml_fields
+from bot.channels.http import WebServer
 from bot.channels.wecom.api import WeComClient, WeComError
-from bot.channels.wecom.crypto import CallbackError, WeComCrypto
+from bot.channels.wecom.callbacks import CallbackGate, Fields
+from bot.channels.wecom.crypto import WeComCrypto
 from bot.channels.wecom_kf import render
 from bot.channels.wecom_kf.api import BOT_MAY_SEND, OUT_OF_WINDOW_ERRORS, KfClient
 from bot.config import Identity, Settings
@@ -35,7 +34,6 @@ from bot.core.sending import DELIVERED, SendResult, SendStatus
 log = logging.getLogger(__name__)
 
 CHANNEL = "wecom_kf"
-MAX_BODY = 64 * 1024
 WINDOW_MESSAGES = 5  # per customer message …
 WINDOW_HOURS = 48  # … within this many hours of it
 CUSTOMER, SYSTEM_EVENT = 3, 4  # `origin` of a pulled message (5: a human agent wrote)
@@ -52,9 +50,8 @@ class KfChannel:
         self.state = core.channel_state
         self.settings = settings
         self.open_kfid = settings.wecom_kf_open_kfid
-        self.crypto = WeComCrypto(
-            settings.wecom_kf_token.value, settings.wecom_kf_aes_key.value, settings.wecom_corp_id
-        )
+        crypto = WeComCrypto(settings.wecom_kf_token.value, settings.wecom_kf_aes_key.value, settings.wecom_corp_id)
+        self.gate = CallbackGate(CHANNEL, crypto, settings.wecom_replay_window)
         self.client = client or KfClient(
             WeComClient(settings.wecom_api_base_url, settings.wecom_corp_id, settings.wecom_secret.value, 0),
             self.open_kfid,
@@ -67,8 +64,8 @@ class KfChannel:
         self._since = 0  # messages sent before the first start are history, not questions
 
     def routes(self, server: WebServer) -> None:
-        server.app.router.add_get(self.settings.wecom_kf_callback_path, self.verify_url)
-        server.app.router.add_post(self.settings.wecom_kf_callback_path, self.receive)
+        server.app.router.add_get(self.settings.wecom_kf_callback_path, self.gate.verify_url)
+        server.app.router.add_post(self.settings.wecom_kf_callback_path, self.gate.handler(self._accept))
 
     async def start(self) -> None:
         await self.client.start()
@@ -90,48 +87,10 @@ class KfChannel:
 
     # -- callbacks -------------------------------------------------------------------------------
 
-    def _check_time(self, timestamp: str) -> None:
-        window = self.settings.wecom_replay_window
-        well_formed = timestamp.isascii() and timestamp.isdecimal() and len(timestamp) <= 12
-        if window and (not well_formed or abs(time.time() - int(timestamp)) > window):
-            raise CallbackError("timestamp outside the replay window")
-
-    async def verify_url(self, request: web.Request) -> web.Response:
-        query = request.query
-        try:
-            self._check_time(query.get("timestamp", ""))
-            echostr = query.get("echostr", "")
-            self.crypto.verify(
-                query.get("msg_signature", ""), query.get("timestamp", ""), query.get("nonce", ""), echostr
-            )
-            return web.Response(text=self.crypto.decrypt(echostr))
-        except CallbackError as exc:
-            log.warning("wecom_kf: refused a URL verification: %s", exc)
-            return web.Response(status=403, text="forbidden")
-        except ValueError:
-            return web.Response(status=400, text="bad request")
-
-    async def receive(self, request: web.Request) -> web.Response:
-        query = request.query
-        try:
-            body = await read_body(request, MAX_BODY)
-            if body is None:
-                return web.Response(status=413, text="too large")
-            self._check_time(query.get("timestamp", ""))
-            encrypted = _xml_field(body, "Encrypt")
-            self.crypto.verify(
-                query.get("msg_signature", ""), query.get("timestamp", ""), query.get("nonce", ""), encrypted
-            )
-            fields = _xml_fields(self.crypto.decrypt(encrypted).encode())
-        except CallbackError as exc:
-            log.warning("wecom_kf: refused a callback: %s", exc)
-            return web.Response(status=403, text="forbidden")
-        except ValueError:
-            log.warning("wecom_kf: refused a malformed callback")
-            return web.Response(status=400, text="bad request")
+    async def _accept(self, fields: Fields) -> None:
+        """A verified callback only says "there is something new": pull it, answering WeCom at once."""
         if fields.get("Event") == "kf_msg_or_event" and fields.get("OpenKfId", self.open_kfid) == self.open_kfid:
             self._spawn(self.pull(fields.get("Token") or None))
-        return web.Response(text="")  # at once: WeCom retries what is not answered within 5 s
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.get_running_loop().create_task(work)
