@@ -13,7 +13,7 @@ import sqlite3
 import sys
 
 from bot import __version__
-from bot.commands import broadcasts, chat, demo, exports, kf, ledger, requests, serve, statistics
+from bot.commands import broadcasts, chat, demo, exports, kf, ledger, requests, serve, statistics, web
 from bot.commands.common import EXIT_FAILURE, EXIT_USAGE, CommandParser, Failure, Handler, UsageError
 from bot.config import ConfigError, Settings
 from bot.logs import RedactingFormatter, protect, redact
@@ -21,7 +21,7 @@ from bot.logs import RedactingFormatter, protect, redact
 log = logging.getLogger("bot")
 
 # In the order `python -m bot --help` lists them.
-FAMILIES = (chat, broadcasts, statistics, ledger, exports, requests, kf, demo, serve)
+FAMILIES = (chat, broadcasts, statistics, ledger, exports, requests, kf, demo, web, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
