@@ -254,7 +254,7 @@ async def test_a_callback_request_is_stored_listed_for_admins_refused_to_residen
     listed = texts(await clerk.say("/requests"))
     assert f"#{request.id}" in listed and "13800138000" in listed and "河西村" in listed
 
-    today = dt.date.today()  # requests carry the real clock's time
+    today = dt.datetime.now(settings.zone).date()  # requests carry the real clock's time, counted in the town's days
     period = Period(today.replace(month=1, day=1), today, settings.zone)
     figures = await collect(storage, content.catalog, period)
     assert figures.requests.made == 1 and figures.requests.done == 0

@@ -189,17 +189,10 @@ class BroadcastWorker:
             outcome, delivery = results[recipient.resident_id]
             outcomes.append(outcome)
             if outcome.status == "delivered" and delivery is not None:
+                ts = now if outcome.receipt else None  # a receipt names its event by time
                 events.append(
-                    ReachEvent(
-                        resident_id=recipient.resident_id,
-                        channel=recipient.channel,
-                        kind="broadcast",
-                        topic_id=delivery.topic_id,
-                        item_id=delivery.item_id,
-                        place_id=recipient.place_id,
-                        campaign_id=delivery.campaign_id,
-                        broadcast_id=broadcast.id,
-                        ts=now if outcome.receipt else None,  # a receipt names its event by time
+                    delivery.event(
+                        recipient.resident_id, recipient.channel, recipient.place_id, ts=ts, broadcast_id=broadcast.id
                     )
                 )
         return outcomes, events

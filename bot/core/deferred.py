@@ -13,7 +13,7 @@ from pathlib import Path
 from bot.content.model import Catalog
 from bot.core.events import Reply
 from bot.core.screens import BroadcastContent, broadcast_message
-from bot.storage import Broadcast, Outcome, ReachEvent, Resident, Storage
+from bot.storage import Broadcast, Outcome, Resident, Storage
 
 
 @dataclass(frozen=True)
@@ -41,21 +41,7 @@ class DeferredBroadcasts:
     async def delivered(self, waiting: Waiting, resident: Resident, now: int, receipt: str | None = None) -> None:
         """Counted now that it was sent: the recipient's row and its reach event, together."""
         delivery = next((r.delivery for r in waiting.replies if r.delivery is not None), None)
-        events = []
-        if delivery is not None:
-            events.append(
-                ReachEvent(
-                    resident_id=resident.id,
-                    channel=resident.channel,
-                    kind=delivery.kind,
-                    topic_id=delivery.topic_id,
-                    item_id=delivery.item_id,
-                    place_id=resident.place_id,
-                    campaign_id=delivery.campaign_id,
-                    broadcast_id=delivery.broadcast_id,
-                    ts=now,
-                )
-            )
+        events = [] if delivery is None else [delivery.event(resident.id, resident.channel, resident.place_id, ts=now)]
         outcome = Outcome(resident.id, "delivered", "deferred", 0)
         await self.storage.broadcasts.record(waiting.broadcast.id, [outcome], events, now)
         if receipt and events:

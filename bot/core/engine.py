@@ -179,18 +179,9 @@ class Core:
                 break
             d = reply.delivery
             if result.delivered and d is not None and resident is not None and d.kind != "broadcast":
-                event = ReachEvent(
-                    resident_id=resident.id,
-                    channel=resident.channel,
-                    kind=d.kind,
-                    topic_id=d.topic_id,
-                    item_id=d.item_id,
-                    place_id=resident.place_id,
-                    campaign_id=d.campaign_id,
-                    broadcast_id=d.broadcast_id,
-                    correct=d.correct,
-                    ts=self.storage.db.now() if result.receipt else None,  # a receipt names its event by time
-                )
+                # A receipt names its event by time: then the time is fixed here.
+                ts = self.storage.db.now() if result.receipt else None
+                event = d.event(resident.id, resident.channel, resident.place_id, ts=ts)
                 self.storage.reach.record(event)
                 # A quiz answer is the resident's own act: it stands even if our feedback message is lost.
                 if result.receipt and d.kind != "quiz_answer":

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from bot.storage import ReachEvent
 
 MAX_TEXT = 4000  # longer input is cut before the core looks at it
 
@@ -54,6 +57,20 @@ class Delivery:
     campaign_id: str | None = None
     broadcast_id: int | None = None
     correct: bool | None = None
+
+    def event(
+        self, resident_id: int, channel: str, place_id: str | None, *, ts: int | None = None, **overrides: Any
+    ) -> ReachEvent:
+        """The reach event of this delivery to one resident (`ts`: when a receipt must name it by time)."""
+        fields: dict[str, Any] = {
+            "topic_id": self.topic_id,
+            "item_id": self.item_id,
+            "campaign_id": self.campaign_id,
+            "broadcast_id": self.broadcast_id,
+            "correct": self.correct,
+            **overrides,
+        }
+        return ReachEvent(resident_id=resident_id, channel=channel, kind=self.kind, place_id=place_id, ts=ts, **fields)
 
 
 @dataclass(frozen=True)
