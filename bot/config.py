@@ -177,6 +177,12 @@ class Settings:
     wecom_kf_callback_path: str = "/wecom/kf"
     wecom_kf_listen: str = "127.0.0.1:8091"  # its own port: the app channel's server is started on its own
     broadcast_defer_days: int = 7  # a broadcast that missed a 微信客服 window waits this long for a reply; 0 = never
+    ledger_max_count: int = 5000  # a 普法台账 count above this is refused as implausible unless forced
+    # The office's web console (docs/web.md): served by `bot run` when WEB_LISTEN is set; WEB_BASE_URL is the address
+    # admins open (sign-in links point there); WEB_SECRET signs them (else a secret kept beside the database).
+    web_listen: str = ""
+    web_base_url: str = "http://127.0.0.1:8080"
+    web_secret: Secret = Secret("")
 
     def __post_init__(self) -> None:
         # Settings built directly (tests, tools) store admins the way parse_admins does.
@@ -216,9 +222,7 @@ class Settings:
             flush_size=int(_number(get("BOT_FLUSH_SIZE") or "500", "BOT_FLUSH_SIZE", 1, 100_000)),
             telegram_quiz_polls=_flag(get("TELEGRAM_QUIZ_POLLS"), "TELEGRAM_QUIZ_POLLS"),
             telegram_rate=_number(get("TELEGRAM_RATE") or "30", "TELEGRAM_RATE", 0, 100_000),
-            telegram_reply_horizon=_number(
-                get("TELEGRAM_REPLY_HORIZON") or "60", "TELEGRAM_REPLY_HORIZON", 1, 3600
-            ),
+            telegram_reply_horizon=_number(get("TELEGRAM_REPLY_HORIZON") or "60", "TELEGRAM_REPLY_HORIZON", 1, 3600),
             wecom_corp_id=get("WECOM_CORP_ID") or "",
             wecom_agent_id=int(_number(get("WECOM_AGENT_ID") or "0", "WECOM_AGENT_ID", 0, 10**10)),
             wecom_secret=Secret(get("WECOM_SECRET") or ""),
@@ -234,6 +238,10 @@ class Settings:
             wecom_kf_callback_path=get("WECOM_KF_CALLBACK_PATH") or defaults.wecom_kf_callback_path,
             wecom_kf_listen=get("WECOM_KF_LISTEN") or defaults.wecom_kf_listen,
             broadcast_defer_days=int(_number(get("BROADCAST_DEFER_DAYS") or "7", "BROADCAST_DEFER_DAYS", 0, 30)),
+            ledger_max_count=int(_number(get("LEDGER_MAX_COUNT") or "5000", "LEDGER_MAX_COUNT", 1, 10**9)),
+            web_listen=get("WEB_LISTEN") or "",
+            web_base_url=(get("WEB_BASE_URL") or defaults.web_base_url).rstrip("/"),
+            web_secret=Secret(get("WEB_SECRET") or ""),
             telegram_http_backend=_choice(
                 get("TELEGRAM_HTTP_BACKEND") or "aiohttp", "TELEGRAM_HTTP_BACKEND", ("aiohttp", "httpx")
             ),

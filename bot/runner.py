@@ -9,6 +9,7 @@ import math
 import secrets
 import signal
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from bot.app import App, open_app
@@ -46,10 +47,13 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
         app.storage.claim_serving()  # a second bot on the same database would answer every update twice
         running = _Running()
         worker = None
+        console = None
         try:
             for name, starter in _starters(app, settings):
                 await running.start(name, starter)
             worker = _start_broadcasts(app, settings, running.channels)
+            if settings.web_listen:
+                console = await _start_console(app, settings)
             _install_signals(app, stop)
             if ready is not None:
                 ready.set()
@@ -61,6 +65,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
             if worker is not None:
                 await _until(deadline, worker.stop(), "the broadcast batch in hand")  # recorded, or resent later
             await _until(deadline, running.stop(), "replies in hand")
+            if console is not None:
+                await _until(deadline, console.stop(), "the web console")
             log.info("stopped; flushing reach events")
 
 
@@ -147,6 +153,19 @@ async def _start_kf(app: App, settings: Settings) -> tuple[Channel, list[WebServ
         raise
     log.info("wecom_kf: callbacks on %s:%d%s", host, server.port, settings.wecom_kf_callback_path)
     return kf, [server]
+
+
+async def _start_console(app: App, settings: Settings) -> Any:
+    """The office's web console over the same storage and content (docs/web.md)."""
+    from bot.channels.web import WebConsole
+    from bot.core.web_links import link_secret
+
+    host, port = parse_listen(settings.web_listen, "WEB_LISTEN")
+    console = WebConsole(
+        settings, app.storage, app.content, link_secret(settings), root=urlsplit(settings.web_base_url).path
+    )
+    await console.start(host, port)
+    return console
 
 
 async def _start_wecom(app: App, settings: Settings) -> tuple[Channel, list[WebServer]]:

@@ -16,7 +16,7 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.core.engine import Core
-from bot.reporting.export import write_csv_zip, write_xlsx
+from bot.reporting.export import Sheet, write_csv_zip, write_xlsx
 from bot.storage import Storage
 from bot.storage.ledger import LedgerEntry
 
@@ -78,15 +78,16 @@ def test_personal_xlsx_export_holds_no_formula(history: dict[str, str], tmp_path
                 assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
                 if isinstance(cell.value, str):
                     assert cell.data_type == "s" and not cell.value.startswith(FORMULA_STARTS), cell.value
-    followups = list(workbook["待跟进 follow-up"].iter_rows(min_row=2, values_only=True))
-    # XML turns a stored CR into LF on reading: that is the file format, not our escaping.
+    followups = list(workbook["待跟进"].iter_rows(min_row=2, values_only=True))
+    # A CR comes back as LF when openpyxl writes it raw (without lxml) and XML reading normalises line ends; with
+    # lxml (python-docx brings it) it is escaped and comes back as CR. Either is the file format, not our escaping.
     expected = {escaped(name).replace("\r", "\n") for name in HOSTILE_NAMES} | {"李四", escaped("=1+1")}
-    assert {row[1] for row in followups} == expected
-    assert ("wecom", escaped("-zhangsan")) in {(row[2], row[3]) for row in followups}
-    (ledger,) = workbook["台账 ledger"].iter_rows(min_row=2, values_only=True)
-    assert (ledger[1], ledger[4], ledger[5]) == (escaped("@进村宣传"), 45, escaped(HOSTILE_NOTE))
-    summary = {row[0]: row[1] for row in workbook["汇总 summary"].iter_rows(min_row=2, values_only=True)}
-    assert summary["推送人次 deliveries"] == 0  # numbers stay numbers
+    assert {row[1].replace("\r", "\n") for row in followups} == expected
+    assert ("企业微信", escaped("-zhangsan")) in {(row[2], row[3]) for row in followups}
+    (ledger,) = workbook["普法台账"].iter_rows(min_row=2, values_only=True)
+    assert (ledger[3], ledger[6], ledger[10]) == (escaped("@进村宣传"), 45, escaped(HOSTILE_NOTE))
+    summary = {row[0]: row[1] for row in workbook["汇总"].iter_rows(values_only=True)}
+    assert summary["推送人次"] == 0  # numbers stay numbers
     workbook.close()
 
 
@@ -102,13 +103,13 @@ def test_personal_csv_export_holds_no_formula(history: dict[str, str], tmp_path:
                     assert not field.startswith(FORMULA_STARTS), (name, field)
     followups = tables["待跟进.csv"][1:]
     assert {row[1] for row in followups} == {escaped(name) for name in HOSTILE_NAMES} | {"李四", escaped("=1+1")}
-    assert ["wecom", escaped("-zhangsan")] in [row[2:] for row in followups]
-    (ledger,) = tables["台账.csv"][1:]
-    assert (ledger[1], ledger[4], ledger[5]) == (escaped("@进村宣传"), "45", escaped(HOSTILE_NOTE))
+    assert ["企业微信", escaped("-zhangsan")] in [row[2:] for row in followups]
+    (ledger,) = tables["普法台账.csv"][1:]
+    assert (ledger[3], ledger[6], ledger[10]) == (escaped("@进村宣传"), "45", escaped(HOSTILE_NOTE))
 
 
 def test_numbers_stay_numbers_and_only_text_is_escaped(tmp_path: Path) -> None:
-    book = [("s 表", ["-header", "b"], [[-3, -0.5, "-3", "a-b", None, 0, "+86 138"]])]
+    book = [Sheet("s 表", ["-header", "b"], [[-3, -0.5, "-3", "a-b", None, 0, "+86 138"]])]
     workbook = load_workbook(write_xlsx(tmp_path / "t.xlsx", book))
     header, row = workbook.active.iter_rows()
     assert header[0].value == "'-header"
@@ -123,7 +124,7 @@ def test_numbers_stay_numbers_and_only_text_is_escaped(tmp_path: Path) -> None:
     ]
     workbook.close()
     with zipfile.ZipFile(write_csv_zip(tmp_path / "t.zip", book)) as zipped:
-        text = zipped.read("s.csv").decode("utf-8-sig")
+        text = zipped.read("s 表.csv").decode("utf-8-sig")
     assert text.splitlines() == ["'-header,b", "-3,-0.5,'-3,a-b,,0,'+86 138"]
 
 
@@ -147,7 +148,7 @@ async def test_a_failing_unanswered_log_still_gives_the_not_found_answer(
 
 def test_control_characters_in_a_name_do_not_break_the_workbook(tmp_path: Path) -> None:
     """A pasted name with control characters would make openpyxl refuse the whole export."""
-    sheets = [("名单", ["称呼", "人次"], [["张\x00三\x07", 2], ["=李\x1f四", -1]])]
+    sheets = [Sheet("名单", ["称呼", "人次"], [["张\x00三\x07", 2], ["=李\x1f四", -1]])]
     workbook = load_workbook(write_xlsx(tmp_path / "out.xlsx", sheets))
     rows = list(workbook.worksheets[0].iter_rows(min_row=2, values_only=True))
     assert rows == [("张三", 2), ("'=李四", -1)]

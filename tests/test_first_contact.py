@@ -258,12 +258,12 @@ async def test_a_callback_request_is_stored_listed_for_admins_refused_to_residen
     period = Period(today.replace(month=1, day=1), today, settings.zone)
     figures = await collect(storage, content.catalog, period)
     assert figures.requests.made == 1 and figures.requests.done == 0
-    assert "受理群众法律服务诉求1件" in report_paragraph(figures, today.year)
+    assert "受理群众法律服务诉求1件" in report_paragraph(figures, content.catalog, today)
     requests = await storage.requests.between(period.start, period.end)
-    default = {name: rows for name, _, rows in sheets(figures, content.catalog, [], None, requests)}
-    assert default["群众诉求 requests"] and "13800138000" not in str(default)  # no phone unless asked
-    personal = {name: rows for name, _, rows in sheets(figures, content.catalog, [], None, requests, personal=True)}
-    assert "13800138000" in str(personal["群众诉求 requests"])
+    default = {sheet.name: sheet.rows for sheet in sheets(figures, content.catalog, [], None, requests)}
+    assert default["群众诉求"] and "13800138000" not in str(default)  # no phone unless asked
+    personal = {s.name: s.rows for s in sheets(figures, content.catalog, [], None, requests, personal=True)}
+    assert "13800138000" in str(personal["群众诉求"])
 
     await clerk.press(f"#{request.id} 已处理")
     assert (await storage.requests.listing()) == []

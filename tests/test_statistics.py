@@ -219,18 +219,20 @@ def test_a_period_filter_and_the_table(history: dict[str, str]) -> None:
     january = json.loads(cli(history, "stats", "--from", "2026-01-01", "--to", "2026-01-31", "--json").stdout)
     assert (january["deliveries"], january["reached"]) == (3, 2)
     table = cli(history, "stats", "--from", "2026-01-01", "--to", "2026-12-31", "--by", "topic").stdout
-    assert "推送人次 deliveries 11    覆盖人数 reached 4" in table
-    assert "反电信网络诈骗" in table and "地点 place" not in table
+    assert "推送人次 11    覆盖人数 4" in table
+    assert "反电信网络诈骗" in table and "地点" not in table
 
 
 def test_report_paragraph_gives_every_number_from_the_data(history: dict[str, str]) -> None:
-    paragraph = cli(history, "report", "--year", "2026").stdout.strip()
+    # The year is not over on 29 November: 「截至」, and the ledger rows dated 4 December are not counted yet.
+    paragraph = cli(history, "report", "--year", "2026", "--to", "2026-11-29").stdout.strip()
     assert paragraph == (
-        "全年通过普法宣传机器人推送法治知识11人次，覆盖群众4人；组织线上法治知识答题3人次，平均正确率33.3%；"
-        "利用国家宪法日等宣传节点开展专题推送1次；在校生受教育面0.1%；发放宣传资料300份；开展进村宣传1场，受众80人次。"
+        "2026年以来（截至11月29日），我镇依托普法宣传机器人，围绕防溺水、反电信网络诈骗、禁毒等主题推送法治知识11人次，"
+        "覆盖群众4人；组织线上法治知识答题3人次，平均正确率33.3%；利用国家宪法日节点开展专题推送1次；"
+        "覆盖在校学生1人，在校生受教育面0.1%。"
     )
     empty = cli(history, "report", "--year", "2024").stdout.strip()
-    assert empty == "2024年暂无可报告的普法宣传数据。"
+    assert empty == "2024年全年暂无可报告的普法宣传数据。"
 
 
 def test_xlsx_export_matches_and_holds_no_personal_data(history: dict[str, str], tmp_path: Path) -> None:
@@ -239,23 +241,26 @@ def test_xlsx_export_matches_and_holds_no_personal_data(history: dict[str, str],
     workbook = load_workbook(out, read_only=True)
     names = workbook.sheetnames
     assert names == [
-        "汇总 summary",
-        "按专题 by topic",
-        "按地点 by place",
-        "按月份 by month",
-        "答题 quiz questions",
-        "群发 broadcasts",
-        "台账 ledger",
-        "群众诉求 requests",  # legal-service requests: by place and kind, without phone numbers
+        "汇总",
+        "分专题",
+        "分地点",
+        "专题与地点",
+        "分月份",
+        "分渠道",
+        "答题情况",
+        "群发情况",
+        "普法台账",
+        "群众诉求",  # legal-service requests: by place and kind, without phone numbers
     ]
-    summary = {row[0]: row[1] for row in workbook["汇总 summary"].iter_rows(min_row=2, values_only=True)}
-    assert summary["推送人次 deliveries"] == 11 and summary["覆盖人数 reached"] == 4
-    assert summary["答题人次 quiz answers"] == 3 and summary["群发拉黑 blocked"] == 1
-    questions = list(workbook["答题 quiz questions"].iter_rows(min_row=2, values_only=True))
+    summary = {row[0]: row[1] for row in workbook["汇总"].iter_rows(min_row=7, values_only=True)}  # under the cover
+    assert summary["推送人次"] == 11 and summary["覆盖人数"] == 4
+    assert summary["答题人次"] == 3 and summary["群发送达"] == 1
+    questions = list(workbook["答题情况"].iter_rows(min_row=2, values_only=True))
     assert [q[0] for q in questions][:2] in (["fz-q01", "ns-q02"], ["ns-q02", "fz-q01"])  # 0% first
-    assert questions[-1][0] == "ns-q01" and questions[-1][5] == 1.0
-    ledger = list(workbook["台账 ledger"].iter_rows(min_row=2, values_only=True))
-    assert len(ledger) == 2 and {row[1] for row in ledger} == {"进村宣传", "发放资料"}
+    assert questions[2][0] == "ns-q01" and questions[2][5] == 1.0
+    assert questions[3][:6] == ("合计", None, None, 3, 1, round(1 / 3, 4))
+    ledger = list(workbook["普法台账"].iter_rows(min_row=2, values_only=True))
+    assert len(ledger) == 2 and {row[3] for row in ledger} == {"进村宣传", "发放资料"}
     cells = {
         str(cell)
         for sheet in workbook.worksheets
@@ -264,7 +269,7 @@ def test_xlsx_export_matches_and_holds_no_personal_data(history: dict[str, str],
         if cell is not None
     }
     assert not cells & {"A", "B", "C", "D", "E"}  # no resident's name anywhere without --personal
-    assert "待跟进 follow-up" not in names
+    assert "待跟进" not in names
     workbook.close()
 
 
@@ -284,7 +289,7 @@ def test_personal_export_lists_who_to_follow_up(history: dict[str, str], tmp_pat
         "drowning",
     )
     workbook = load_workbook(out, read_only=True)
-    rows = list(workbook["待跟进 follow-up"].iter_rows(min_row=2, values_only=True))
+    rows = list(workbook["待跟进"].iter_rows(min_row=2, values_only=True))
     workbook.close()
     # A blocked the bot (the broadcast found out), C finished the quiz, E is a console trial: not listed.
     assert sorted((row[0], row[1]) for row in rows) == [("未设置", "D"), ("河西村", "B")]
@@ -302,7 +307,9 @@ def test_csv_zip_and_charts(history: dict[str, str], tmp_path: Path) -> None:
     )
     with zipfile.ZipFile(archive) as zipped:
         assert "汇总.csv" in zipped.namelist()
-        assert "推送人次 deliveries,11" in zipped.read("汇总.csv").decode("utf-8-sig")
+        summary = zipped.read("汇总.csv").decode("utf-8-sig")
+        assert summary.startswith("青石镇2026年普法宣传工作统计表") and "推送人次,11,人次" in summary
+        assert "平均正确率,33.3%," in summary
     charts = cli(
         history, "chart", "--out", str(tmp_path / "charts"), "--from", "2026-01-01", "--to", "2026-12-31"
     ).stdout.split()
@@ -311,13 +318,13 @@ def test_csv_zip_and_charts(history: dict[str, str], tmp_path: Path) -> None:
         assert picture.size == (900, 500)
 
 
-def test_ledger_import_reports_rows_and_is_all_or_nothing(history: dict[str, str], tmp_path: Path) -> None:
+def test_ledger_import_reports_rows_and_dry_run_writes_nothing(history: dict[str, str], tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text(
         "日期,类型,地点,数量\n2026-05-01,进村宣传,河西村,40\n2026-13-01,跳舞,火星,-3\n", encoding="utf-8-sig"
     )
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "ledger", "import", str(bad)],
+        [sys.executable, "-m", "bot", "ledger", "import", str(bad), "--dry-run"],
         capture_output=True,
         text=True,
         env=history,
@@ -325,10 +332,11 @@ def test_ledger_import_reports_rows_and_is_all_or_nothing(history: dict[str, str
         timeout=60,
     )
     assert result.returncode == 1
-    assert "row 3: 日期 '2026-13-01' is not a date" in result.stderr and "row 3: 类型 '跳舞'" in result.stderr
-    assert "row 3: 地点 '火星'" in result.stderr and "row 3: 数量 '-3'" in result.stderr
+    assert "第 3 行：拒绝，日期「2026-13-01」看不懂" in result.stdout and "类型「跳舞」不认识" in result.stdout
+    assert "数量「-3」不是整数" in result.stdout and "火星" not in result.stdout  # 地点 may be any place as text
+    assert "可导入 1 条，跳过重复 0 条，拒绝 1 条" in result.stdout
     may = json.loads(cli(history, "stats", "--from", "2026-05-01", "--to", "2026-05-31", "--json").stdout)
-    assert may["offline"]["activities"] == 0  # the good row 2 was not half-imported
+    assert may["offline"]["activities"] == 0  # a dry run writes nothing
 
 
 async def test_admin_stats_export_and_ledger_in_chat_and_refused_to_others(tmp_path: Path, content: object) -> None:
@@ -377,11 +385,12 @@ def test_ledger_import_from_excel(history: dict[str, str], tmp_path: Path) -> No
     sheet.append(["2026-06-26", "村村响广播", "河西村", None, 3, ""])
     path = tmp_path / "台账.xlsx"
     book.save(path)
-    assert cli(history, "ledger", "import", str(path)).stdout.strip() == "imported 2 activities"
+    assert cli(history, "ledger", "import", str(path)).stdout.strip() == "导入 2 条，跳过重复 0 条，拒绝 0 条"
     june = json.loads(cli(history, "stats", "--from", "2026-06-01", "--to", "2026-06-30", "--json").stdout)
     assert june["offline"]["by_type"] == {
         "村村响广播": {"activities": 1, "count": 3, "unit": "次"},
         "进校园": {"activities": 1, "count": 450, "unit": "人次"},
     }
     listed = cli(history, "ledger", "list", "--from", "2026-06-26", "--to", "2026-06-26").stdout
-    assert "2026-06-26  进校园  450  青石镇中心小学  anti-drug  国际禁毒日" in listed
+    rows = [line.split()[2:] for line in listed.splitlines()]
+    assert ["进校园", "青石镇中心小学", "禁毒", "450人次", "国际禁毒日"] in rows

@@ -19,7 +19,7 @@ def register(commands: Subparsers) -> None:
     command(
         commands,
         "export",
-        "the statistics and ledger as .xlsx (or a .zip of CSVs); no personal data",
+        "the statistics table to hand in, as .xlsx (or a .zip of CSVs); no personal data",
         "python -m bot export --from 2026-01-01 --to 2026-12-31 --out 普法台账2026.xlsx",
         *period_arguments(required=True),
         arg("--out", type=Path, required=True, help="FILE.xlsx, or FILE.csv for a zip of CSV files"),
@@ -35,7 +35,7 @@ def register(commands: Subparsers) -> None:
     command(
         commands,
         "chart",
-        "PNG charts of reach by month, topic and place",
+        "PNG charts of reach by month, topic and place (人次 and 人 each on its own scale)",
         "python -m bot chart --out charts/ --from 2026-01-01 --to 2026-12-31",
         arg("--out", type=Path, required=True, help="a folder"),
         *period_arguments(),
@@ -53,6 +53,7 @@ def register(commands: Subparsers) -> None:
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
     from bot.reporting.export import sheets, write_csv_zip, write_xlsx
+    from bot.reporting.figures import CHANNELS, UNSET_PLACE
     from bot.reporting.statistics import collect
 
     days = period(settings, args.first, args.last)
@@ -69,11 +70,12 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
         if args.personal and args.topic:
             names = {p.id: p.name for p in catalog.places}
             followups = [
-                [names.get(place or "", place or "未设置"), name, channel, account]
+                [names.get(place or "", place or UNSET_PLACE), name, CHANNELS.get(channel, channel), account]
                 for place, name, channel, account in await storage.stats.not_finished(args.topic)
             ]
         requests = await storage.requests.between(days.start, days.end)
-        book = sheets(statistics, catalog, ledger, followups, requests, personal=args.personal)
+        today = dt.datetime.now(settings.zone).date()
+        book = sheets(statistics, catalog, ledger, followups, requests, personal=args.personal, today=today)
         if suffix == ".xlsx":
             print(write_xlsx(args.out, book))
         else:
@@ -84,7 +86,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _chart(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.reporting.export import write_charts
+    from bot.reporting.charts import write_charts
     from bot.reporting.statistics import collect
 
     days = period(settings, args.first, args.last)

@@ -1,17 +1,28 @@
-"""`stats` and `report`: the period's figures as a table or JSON, and the annual-report paragraph."""
+"""`stats` and `report`: the period's figures as a table or JSON; the annual-report paragraph, its sources, Word."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.commands.common import EXIT_OK, Subparsers, arg, command, period, period_arguments, with_storage
+from bot.commands.common import (
+    EXIT_OK,
+    Subparsers,
+    UsageError,
+    arg,
+    command,
+    period,
+    period_arguments,
+    with_storage,
+)
 from bot.config import Settings
 
 if TYPE_CHECKING:
     from bot.content.model import Catalog
+    from bot.reporting.statistics import Period
     from bot.storage import Storage
 
 
@@ -34,9 +45,16 @@ def register(commands: Subparsers) -> None:
     command(
         commands,
         "report",
-        "the annual-report paragraph, every number from the data",
-        "python -m bot report --year 2026",
+        "the annual-report paragraph (法治政府建设报告), every number from the data; --docx for Word",
+        "python -m bot report --year 2026 --docx 报告.docx --explain",
         arg("--year", type=int, required=True),
+        arg(
+            "--to",
+            dest="last",
+            help="last day YYYY-MM-DD (default: 31 December, or today while the year is not over: 「截至…」)",
+        ),
+        arg("--docx", type=Path, help="also write the paragraph, the summary table and charts to this Word file"),
+        arg("--explain", action="store_true", help="after the paragraph, the query or rows behind every number"),
         handler=_report,
     )
 
@@ -58,12 +76,42 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.reporting.statistics import Period, collect, report_paragraph
+    from bot.reporting.statistics import collect, explain, report_paragraph
 
-    year = Period(dt.date(args.year, 1, 1), dt.date(args.year, 12, 31), settings.zone)
+    today = dt.datetime.now(settings.zone).date()
+    year = report_period(args.year, args.last, today, settings.zone)
+    if args.docx is not None and args.docx.suffix.lower() != ".docx":
+        raise UsageError("--docx must end in .docx")
 
     async def work(storage: Storage, catalog: Catalog) -> int:
-        print(report_paragraph(await collect(storage, catalog, year), args.year))
+        statistics = await collect(storage, catalog, year)
+        if args.explain:
+            ledger = await storage.ledger.between(year.first.isoformat(), year.last.isoformat())
+            requests = await storage.requests.between(year.start, year.end)
+            print(explain(statistics, catalog, today, ledger, requests))
+        else:
+            print(report_paragraph(statistics, catalog, today))
+        if args.docx is not None:
+            from bot.reporting.word import write_docx
+
+            print(write_docx(args.docx, statistics, catalog, today))
         return EXIT_OK
 
     return with_storage(settings, work)
+
+
+def report_period(year: int, last: str | None, today: dt.date, zone: dt.tzinfo) -> Period:
+    """1 January to `last`; by default 31 December, or today while the year is not over: the report never counts
+    a day that has not happened (a ledger row dated ahead, say)."""
+    from bot.reporting.statistics import Period
+
+    first, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    try:
+        chosen = dt.date.fromisoformat(last) if last else end
+    except ValueError:
+        raise UsageError(f"--to must be YYYY-MM-DD, got {last!r}") from None
+    if not first <= chosen <= end:
+        raise UsageError(f"--to {chosen} is not in {year}")
+    if first <= today < chosen:
+        chosen = today
+    return Period(first, chosen, zone)

@@ -54,9 +54,7 @@ def read_urgent(
             intent_id = None
         if intent_id and name and reply and triggers and sources:
             intents.append(
-                UrgentIntent(
-                    intent_id, name, tuple(triggers), tuple(unless), reply, sources, now, tuple(now_triggers)
-                )
+                UrgentIntent(intent_id, name, tuple(triggers), tuple(unless), reply, sources, now, tuple(now_triggers))
             )
     return intents
 

@@ -13,7 +13,7 @@ from bot.content.model import Catalog
 from bot.core.events import Document, Image, Reply, Text
 from bot.i18n import Translator
 from bot.reporting.activities import ACTIVITY_TYPES
-from bot.reporting.ledger_io import parse_entry
+from bot.reporting.ledger_io import implausible, parse_entry, render
 from bot.reporting.statistics import Period, collect, report_paragraph
 from bot.storage import Resident, Storage
 
@@ -23,12 +23,15 @@ class StatsFlow:
         self.storage = storage
         self.settings = settings
 
+    def _today(self) -> dt.date:
+        return dt.datetime.now(self.settings.zone).date()
+
     def _year(self) -> Period:
-        today = dt.datetime.now(self.settings.zone).date()
+        today = self._today()
         return Period(today.replace(month=1, day=1), today, self.settings.zone)
 
     async def stats(self, t: Translator, catalog: Catalog) -> list[Reply]:
-        from bot.reporting.export import write_charts
+        from bot.reporting.charts import write_charts
 
         period = self._year()
         statistics = await collect(self.storage, catalog, period)
@@ -46,7 +49,7 @@ class StatsFlow:
         )
         folder = self.settings.db_path.parent / "charts"
         charts = await asyncio.to_thread(write_charts, folder, statistics, catalog)
-        paragraph = report_paragraph(statistics, period.first.year)
+        paragraph = report_paragraph(statistics, catalog, self._today())
         return [Text(f"{body}\n\n{paragraph}", title=t("stats.title")), Image(charts[0])]
 
     async def export(self, t: Translator, catalog: Catalog) -> list[Reply]:
@@ -57,14 +60,20 @@ class StatsFlow:
         ledger = await self.storage.ledger.between(period.first.isoformat(), period.last.isoformat())
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "export.xlsx"
-            await asyncio.to_thread(write_xlsx, path, sheets(statistics, catalog, ledger))
+            book = sheets(statistics, catalog, ledger, today=self._today())
+            await asyncio.to_thread(write_xlsx, path, book)
             data = path.read_bytes()
         name = f"普法统计{period.first:%Y%m%d}-{period.last:%Y%m%d}.xlsx"
         return [Document(name, data, caption=t("stats.export_caption"))]
 
     async def ledger(self, resident: Resident, t: Translator, catalog: Catalog, args: str) -> list[Reply]:
-        """/ledger 2026-12-04 进村宣传 河西村 80 备注…"""
+        """/ledger 2026-12-04 进村宣传 河西村 80 备注… [确认]; /ledger 删除 12; /ledger 恢复 12"""
         words = args.split()
+        actor = f"{resident.channel}:{resident.external_id}"
+        if len(words) == 2 and words[0] in _LEDGER_UNDO and words[1].isdigit():
+            return [await self._ledger_delete(t, int(words[1]), _LEDGER_UNDO[words[0]], actor)]
+        force = bool(words) and words[-1] in _LEDGER_CONFIRM
+        words = words[:-1] if force else words
         if len(words) < 3:
             return [Text(t("stats.ledger_usage", types="、".join(ACTIVITY_TYPES)))]
         day, kind, *rest = words
@@ -74,16 +83,27 @@ class StatsFlow:
             catalog, {"day": day, "type": kind, "place": place, "count": count, "note": " ".join(rest)}
         )
         if entry is None:
-            return [Text(t("stats.ledger_invalid", problems="；".join(problems)))]
-        await self.storage.ledger.add([entry], f"{resident.channel}:{resident.external_id}", int(time.time()))
+            return [Text(t("stats.ledger_invalid", problems=render(problems, t.language)))]
+        doubts = implausible(entry, catalog, self._today(), self.settings.ledger_max_count)
+        if doubts and not force:
+            return [Text(t("ledger.chat_refused", problems=render(doubts, t.language)))]
+        added = await self.storage.ledger.add([entry], actor, int(time.time()))
+        if added.duplicates:
+            return [Text(t("ledger.already", id=added.duplicates[0][1]))]
+        unit = ACTIVITY_TYPES[entry.type]
         return [
-            Text(
-                t(
-                    "stats.ledger_added",
-                    day=entry.day,
-                    type=entry.type,
-                    count=entry.count,
-                    unit=ACTIVITY_TYPES[entry.type],
-                )
-            )
+            Text(t("stats.ledger_added", day=entry.day, type=entry.type, count=entry.count, unit=unit, id=added.ids[0]))
         ]
+
+    async def _ledger_delete(self, t: Translator, entry_id: int, delete: bool, actor: str) -> Reply:
+        """Admins correct a row they recorded by deleting it (kept, no longer counted) or restoring it."""
+        entry = await self.storage.ledger.get(entry_id)
+        if entry is None:
+            return Text(t("ledger.chat_not_found", id=entry_id))
+        if await self.storage.ledger.set_deleted(entry_id, delete, actor, int(time.time())) is None:
+            return Text(t("ledger.already_deleted" if delete else "ledger.not_deleted", id=entry_id))
+        return Text(t("ledger.chat_deleted" if delete else "ledger.chat_restored", id=entry_id))
+
+
+_LEDGER_UNDO = {"删除": True, "delete": True, "恢复": False, "restore": False}  # word -> delete (or restore)
+_LEDGER_CONFIRM = ("确认", "--force")  # the last word that records a row that looks wrong

@@ -85,4 +85,3 @@ class AnswerFlow:
             await self.storage.questions.log_unanswered(question)
         except Exception as exc:
             log.warning("could not log an unanswered question: %s: %s", type(exc).__name__, exc)
-

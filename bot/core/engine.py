@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.config import Settings
+from bot.config import Identity, Settings
 from bot.content.model import Catalog, Tip
 from bot.content.problems import Severity
 from bot.content.store import ContentStore
@@ -33,6 +33,7 @@ from bot.core.referrals import ReferralFlow
 from bot.core.resident_settings import SettingsFlow
 from bot.core.sending import ChannelState, Send, SendResult, SendStatus, SendTurn
 from bot.core.turn import Handler, Route, Turn, private_only, stale
+from bot.core.web_links import mint_link
 from bot.i18n import normalize_language, translator
 from bot.storage import ReachEvent, Resident, Storage
 
@@ -108,6 +109,7 @@ class Core:
                 lambda turn: self.admin_stats.ledger(turn.resident, turn.t, turn.catalog, turn.event.args), **admin
             ),
             "requests": Route(self.referrals.listing, **admin),
+            "web": Route(self._web_link, **admin),  # a sign-in link: never in a group chat
         }
 
     def _button_routes(self) -> dict[Action, Route]:
@@ -372,6 +374,13 @@ class Core:
 
     async def _admin(self, turn: Turn) -> list[Reply]:
         return [screens.admin_view(turn.t, turn.catalog)]
+
+    async def _web_link(self, turn: Turn) -> list[Reply]:
+        if not self.settings.web_listen:
+            return [Text(turn.t("web.chat.disabled"))]
+        who = Identity(turn.resident.channel, turn.resident.external_id)
+        link = await mint_link(self.settings, self.storage, who, self.settings.web_base_url)
+        return [Text(turn.t("web.chat.link", link=link))]
 
     async def _reload(self, turn: Turn) -> list[Reply]:
         result = await self.content.reload()

@@ -181,7 +181,6 @@ class TipIndex:
             whole = sum(use.values())
             self.subjects[term] = {topic: value / whole for topic, value in use.items()}
 
-
     def query_terms(self, query: str, normalized: str | None = None) -> set[str]:
         """The query's bigrams and keywords; pass `normalized` when the caller normalised it already."""
         return self._query(normalize(query, self.synonyms) if normalized is None else normalized)[0]

@@ -2,16 +2,19 @@
 
 Rates (accuracy, completion, coverage, education rate) are derived from the counts they divide, so they can
 never disagree with them. `Statistics.as_dict()` is the one place the JSON shape of `stats --json` is defined.
+The end of the module says how keys, periods and rates read in Chinese, for every formatter alike.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
-from bot.content.model import PlaceKind
+from bot.content.model import Catalog, PlaceKind
 
 Dimension = Literal["topic", "place", "channel", "month"]
 DIMENSIONS: tuple[Dimension, ...] = ("topic", "place", "channel", "month")
@@ -168,7 +171,8 @@ class PlaceCoverage:
 
     @property
     def education_rate(self) -> float | None:
-        return share(self.students_completed_quiz, self.enrolment) if self.is_school else None
+        """受教育面: pupils reached ÷ enrolment (the term official reports use for a school)."""
+        return share(self.reached, self.enrolment) if self.is_school else None
 
     def as_dict(self) -> dict[str, Any]:
         row: dict[str, Any] = {"place": self.place, "name": self.name, "kind": self.kind.value, "reached": self.reached}
@@ -197,6 +201,15 @@ class OfflineActivity:
 
 
 @dataclass(frozen=True)
+class CampaignPush:
+    """A calendar campaign's broadcast (国家宪法日 …) that reached someone in the period."""
+
+    broadcast: int  # its id
+    campaign: str  # campaign id in content/campaigns.yaml
+    delivered: int
+
+
+@dataclass(frozen=True)
 class RequestFigures:
     """Legal-service requests (群众诉求): residents who asked the judicial office to contact them."""
 
@@ -220,10 +233,21 @@ class Statistics:
     new_residents: int
     offline: tuple[OfflineActivity, ...] = ()
     requests: RequestFigures = field(default_factory=lambda: RequestFigures(0, 0))
+    campaigns: tuple[CampaignPush, ...] = ()  # the campaign pushes counted in `campaign_pushes`
 
     @property
     def offline_activities(self) -> int:
         return sum(activity.activities for activity in self.offline)
+
+    @property
+    def schools_with_enrolment(self) -> tuple[PlaceCoverage, ...]:
+        return tuple(row for row in self.coverage if row.is_school and row.enrolment)
+
+    @property
+    def school_education_rate(self) -> float | None:
+        """在校生受教育面: pupils reached ÷ enrolment, over the schools whose enrolment is known."""
+        schools = self.schools_with_enrolment
+        return share(sum(row.reached for row in schools), sum(row.enrolment or 0 for row in schools))
 
     def as_dict(self) -> dict[str, Any]:
         """Exactly what `python -m bot stats --json` prints (docs/statistics.md)."""
@@ -239,6 +263,7 @@ class Statistics:
             "quiz": self.quiz.as_dict(),
             "broadcasts": self.broadcasts.as_dict(),
             "campaign_pushes": self.campaign_pushes,
+            "by_campaign": _count_by(push.campaign for push in self.campaigns),
             "coverage": [row.as_dict() for row in self.coverage],
             "residents": {"new": self.new_residents, "active": self.reach.reached},
             "offline": {
@@ -247,3 +272,71 @@ class Statistics:
             },
             "requests": self.requests.as_dict(),
         }
+
+
+def _count_by(keys: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+# -- how keys, periods and rates read (tables, workbook, charts, paragraph) ----------------------------
+
+UNSET_PLACE = "未设置"  # place key 'unknown': the resident had not chosen one
+NO_TOPIC = "其他"  # topic key 'other': a broadcast without a topic
+PLACE_KINDS = {PlaceKind.VILLAGE: "村", PlaceKind.COMMUNITY: "社区", PlaceKind.SCHOOL: "学校"}
+CHANNELS = {"telegram": "Telegram", "wecom": "企业微信", "wecom_kf": "微信客服", "console": "控制台"}
+DIMENSION_NAMES: dict[Dimension, str] = {"topic": "专题", "place": "地点", "channel": "渠道", "month": "月份"}
+LAST_KEYS = {"unknown", "other"}  # listed last whatever their value: they are what was not set
+
+
+def key_name(catalog: Catalog, dimension: Dimension, key: str) -> str:
+    """The Chinese name of a breakdown key: a topic's title, a place's name, 企业微信, 2026年1月."""
+    if dimension == "topic":
+        topic = catalog.topic(key)
+        return topic.title if topic else NO_TOPIC if key == "other" else key
+    if dimension == "place":
+        place = catalog.place(key)
+        return place.name if place else UNSET_PLACE if key == "unknown" else key
+    if dimension == "channel":
+        return CHANNELS.get(key, key)
+    year, _, month = key.partition("-")
+    return f"{year}年{int(month)}月" if month.isdigit() else key
+
+
+def by_value(items: Mapping[str, Reach]) -> list[tuple[str, Reach]]:
+    """Largest first by 人次, then 人; 未设置 and 其他 last."""
+    return sorted(items.items(), key=lambda item: (item[0] in LAST_KEYS, -item[1].deliveries, -item[1].reached))
+
+
+def months_between(first: dt.date, last: dt.date) -> list[str]:
+    """Every month ('YYYY-MM') from the one holding `first` to the one holding `last`."""
+    months, month = [], first.replace(day=1)
+    while month <= last:
+        months.append(f"{month:%Y-%m}")
+        month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return months
+
+
+def day_text(day: dt.date, year: bool = True) -> str:
+    return f"{day.year}年{day.month}月{day.day}日" if year else f"{day.month}月{day.day}日"
+
+
+def period_text(period: Period) -> str:
+    """2026年1月1日至11月29日; the second year is written only when it differs."""
+    last = day_text(period.last, year=period.last.year != period.first.year)
+    return day_text(period.first) if period.first == period.last else f"{day_text(period.first)}至{last}"
+
+
+def percent(rate: float | None) -> str:
+    """A rate as reports write it: one decimal at most, — when there is nothing to divide by."""
+    if rate is None:
+        return "—"
+    value = (Decimal(str(rate)) * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)  # 四舍五入, not to even
+    return f"{value.normalize():f}%"
+
+
+def display_width(text: str) -> int:
+    """Columns `text` takes in a terminal or a spreadsheet: Chinese characters and full-width forms take two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)

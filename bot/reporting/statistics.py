@@ -1,7 +1,8 @@
-"""Reach statistics for a period, as defined in docs/statistics.md, and the annual-report paragraph.
+"""Reach statistics for a period, as defined in docs/statistics.md, the `stats` table, and the annual-report
+paragraph (written in `bot.reporting.paragraph`, re-exported here).
 
 `collect` reads aggregates from storage into the frozen values of `bot.reporting.figures`; everything else
-here is a pure function of its result, so the table, the JSON, the spreadsheet and the paragraph all show
+is a pure function of its result, so the table, the JSON, the workbook, the charts and the paragraph all show
 the same figures.
 """
 
@@ -12,10 +13,14 @@ from collections.abc import Iterable
 from bot.content.model import Catalog, PlaceKind
 from bot.reporting.activities import unit_of
 from bot.reporting.figures import (
+    DIMENSION_NAMES,
     DIMENSIONS,
+    LAST_KEYS,
     NO_REACH,
+    PLACE_KINDS,
     Accuracy,
     BroadcastFigures,
+    CampaignPush,
     Dimension,
     OfflineActivity,
     Period,
@@ -25,8 +30,14 @@ from bot.reporting.figures import (
     Reach,
     RequestFigures,
     Statistics,
+    by_value,
+    display_width,
+    key_name,
+    percent,
+    period_text,
     share,
 )
+from bot.reporting.paragraph import explain, report_paragraph
 from bot.storage import Storage
 from bot.storage.stats import Span
 
@@ -43,7 +54,9 @@ __all__ = [
     "Reach",
     "RequestFigures",
     "Statistics",
+    "aligned",
     "collect",
+    "explain",
     "format_table",
     "report_paragraph",
     "school_education_rate",
@@ -61,7 +74,7 @@ async def collect(storage: Storage, catalog: Catalog, period: Period) -> Statist
         by[dimension] = {key: Reach(c.deliveries, c.reached) for key, c in counts.items()}
     answers, correct, participants = await stats.quiz_totals(span)
     started, finished = await stats.quiz_completion(start, end)
-    broadcasts, campaign_pushes = _broadcasts(await stats.broadcasts(start, end))
+    broadcasts, campaigns = _broadcasts(await stats.broadcasts(start, end))
     finishers = await stats.quiz_finishers_by_place(start, end)
     ledger = await stats.ledger(period.first.isoformat(), period.last.isoformat())
     return Statistics(
@@ -71,7 +84,8 @@ async def collect(storage: Storage, catalog: Catalog, period: Period) -> Statist
         quiz=QuizFigures(answers, correct, participants, started, finished),
         questions=_questions(catalog, await stats.question_accuracy(span)),
         broadcasts=broadcasts,
-        campaign_pushes=campaign_pushes,
+        campaign_pushes=len(campaigns),
+        campaigns=campaigns,
         coverage=_coverage(catalog, by["place"], finishers),
         new_residents=await stats.new_residents(start, end),
         offline=tuple(OfflineActivity(kind, n, total, unit_of(kind)) for kind, n, total in ledger),
@@ -79,16 +93,21 @@ async def collect(storage: Storage, catalog: Catalog, period: Period) -> Statist
     )
 
 
-def _broadcasts(rows: Iterable[tuple[int, str | None, int, dict[str, int]]]) -> tuple[BroadcastFigures, int]:
-    """Sum the broadcasts' outcomes; count the campaign broadcasts delivered to someone."""
-    count = targeted = campaign_pushes = 0
+def _broadcasts(
+    rows: Iterable[tuple[int, str | None, int, dict[str, int]]],
+) -> tuple[BroadcastFigures, tuple[CampaignPush, ...]]:
+    """Sum the broadcasts' outcomes; keep the campaign broadcasts delivered to someone."""
+    count = targeted = 0
     outcomes: dict[str, int] = {}
-    for _, campaign_id, broadcast_targeted, broadcast_outcomes in rows:
+    campaigns = []
+    for broadcast_id, campaign_id, broadcast_targeted, broadcast_outcomes in rows:
         count += 1
         targeted += broadcast_targeted
         for status, n in broadcast_outcomes.items():
             outcomes[status] = outcomes.get(status, 0) + n
-        campaign_pushes += campaign_id is not None and broadcast_outcomes.get("delivered", 0) > 0
+        delivered = broadcast_outcomes.get("delivered", 0)
+        if campaign_id is not None and delivered > 0:
+            campaigns.append(CampaignPush(broadcast_id, campaign_id, delivered))
     figures = BroadcastFigures(
         count=count,
         targeted=targeted,
@@ -99,7 +118,7 @@ def _broadcasts(rows: Iterable[tuple[int, str | None, int, dict[str, int]]]) -> 
         pending=outcomes.get("pending", 0),
         out_of_window=outcomes.get("out_of_window", 0),
     )
-    return figures, campaign_pushes
+    return figures, tuple(campaigns)
 
 
 def _questions(catalog: Catalog, rows: Iterable[tuple[str, str, int, int]]) -> tuple[QuestionAccuracy, ...]:
@@ -143,96 +162,77 @@ def _coverage(catalog: Catalog, by_place: dict[str, Reach], finishers: dict[str,
 
 
 def school_education_rate(statistics: Statistics) -> float | None:
-    """在校生受教育面: students who completed a quiz ÷ enrolment, over schools with an enrolment."""
-    schools = [row for row in statistics.coverage if row.is_school and row.enrolment]
-    enrolment = sum(row.enrolment or 0 for row in schools)
-    return share(sum(row.students_completed_quiz for row in schools), enrolment)
-
-
-def report_paragraph(statistics: Statistics, year: int) -> str:
-    """The annual report's paragraph in its own idiom; a figure that is zero or unknown gets no clause."""
-    clauses = []
-    reach, quiz = statistics.reach, statistics.quiz
-    if reach.deliveries:
-        clauses.append(f"通过普法宣传机器人推送法治知识{reach.deliveries}人次，覆盖群众{reach.reached}人")
-    if quiz.answers:
-        clauses.append(f"组织线上法治知识答题{quiz.answers}人次，平均正确率{_percent(quiz.accuracy)}")
-    if statistics.campaign_pushes:
-        clauses.append(f"利用国家宪法日等宣传节点开展专题推送{statistics.campaign_pushes}次")
-    rate = school_education_rate(statistics)
-    if rate:
-        clauses.append(f"在校生受教育面{_percent(rate)}")
-    for activity in statistics.offline:
-        if activity.count:
-            clauses.append(_offline_clause(activity.kind, activity.activities, activity.count))
-    if statistics.requests.made:
-        clauses.append(f"通过普法宣传机器人受理群众法律服务诉求{statistics.requests.made}件")
-    if not clauses:
-        return f"{year}年暂无可报告的普法宣传数据。"
-    return "全年" + "；".join(clauses) + "。"
-
-
-def _offline_clause(kind: str, activities: int, count: int) -> str:
-    if kind == "发放资料":
-        return f"发放宣传资料{count}份"
-    if kind == "悬挂横幅":
-        return f"悬挂宣传横幅{count}条"
-    if kind == "村村响广播":
-        return f"利用村村响广播播放法治节目{count}次"
-    if kind in ("进村宣传", "进校园", "法治讲座"):
-        return f"开展{kind}{activities}场，受众{count}人次"
-    return f"开展其他普法活动{activities}次"
-
-
-def _percent(rate: float | None) -> str:
-    if rate is None:
-        return "—"
-    value = round(100 * rate, 1)
-    return f"{value:g}%"
+    """在校生受教育面: pupils reached ÷ enrolment, over the schools whose enrolment is known."""
+    return statistics.school_education_rate
 
 
 def format_table(statistics: Statistics, catalog: Catalog, dimensions: Iterable[Dimension]) -> str:
-    """The readable table `python -m bot stats` prints."""
-    names: dict[Dimension, dict[str, str]] = {
-        "topic": {t.id: t.title for t in catalog.topics} | {"other": "（无专题）"},
-        "place": {p.id: p.name for p in catalog.places} | {"unknown": "（未设置）"},
-        "channel": {"telegram": "Telegram", "wecom": "企业微信", "wecom_kf": "微信客服", "console": "控制台"},
-        "month": {},
-    }
-    titles: dict[Dimension, str] = {
-        "topic": "专题 topic",
-        "place": "地点 place",
-        "channel": "渠道 channel",
-        "month": "月份 month",
-    }
+    """The readable table `python -m bot stats` prints: Chinese labels, columns aligned for CJK widths."""
     period, reach = statistics.period, statistics.reach
     lines = [
-        f"{period.first} – {period.last}",
-        f"推送人次 deliveries {reach.deliveries}    覆盖人数 reached {reach.reached}    "
-        f"新增居民 new residents {statistics.new_residents}",
+        f"统计期间：{period_text(period)}",
+        f"推送人次 {reach.deliveries}    覆盖人数 {reach.reached}    新增居民 {statistics.new_residents}",
     ]
     for dimension in dimensions:
-        rows = statistics.by[dimension]
-        lines += ["", f"{titles[dimension]:<16}{'人次':>10}{'人数':>10}"]
-        for key, counts in rows.items():
-            label = names[dimension].get(key, key)
-            lines.append(f"{label:<16}{counts.deliveries:>10}{counts.reached:>10}")
-        if not rows:
-            lines.append("（无）")
-    quiz = statistics.quiz
+        lines += ["", *_breakdown(statistics, catalog, dimension)]
+    quiz, b = statistics.quiz, statistics.broadcasts
     lines += [
         "",
-        f"答题 quiz: {quiz.answers} answers, {quiz.correct} correct "
-        f"({_percent(quiz.accuracy)}), {quiz.participants} participants, "
-        f"completion {_percent(quiz.completion)}",
+        f"答题：{quiz.answers}人次，答对{quiz.correct}人次（正确率{percent(quiz.accuracy)}），"
+        f"答题人数{quiz.participants}人，完成率{percent(quiz.completion)}",
+        f"群发：{b.count}次，对象{b.targeted}人：送达{b.delivered}人，拉黑{b.blocked}人，失败{b.failed}人"
+        + (f"，微信客服窗口外{b.out_of_window}人（未送达）" if b.out_of_window else ""),
     ]
-    b = statistics.broadcasts
-    lines.append(
-        f"群发 broadcasts: {b.count} sent to {b.targeted}: delivered {b.delivered}, "
-        f"blocked {b.blocked}, failed {b.failed}"
-        + (f", out of the 微信客服 window {b.out_of_window} (not delivered)" if b.out_of_window else "")
-    )
     if statistics.offline_activities:
-        parts = [f"{a.kind} {a.activities}×/{a.count}{a.unit}" for a in statistics.offline]
-        lines.append(f"台账 offline: {statistics.offline_activities} activities: " + "; ".join(parts))
+        parts = [f"{a.kind}{a.activities}次/{a.count}{a.unit}" for a in statistics.offline]
+        lines.append(f"普法台账：{statistics.offline_activities}次活动：" + "；".join(parts))
+    if statistics.requests.made:
+        lines.append(f"群众法律服务诉求：{statistics.requests.made}件，已办结{statistics.requests.done}件")
     return "\n".join(lines)
+
+
+def _breakdown(statistics: Statistics, catalog: Catalog, dimension: Dimension) -> list[str]:
+    values = statistics.by[dimension]
+    if dimension == "place":
+        return _places(statistics, catalog)
+    total = statistics.reach.deliveries
+    header = [DIMENSION_NAMES[dimension], "推送人次", "覆盖人数"] + (["人次占比"] if dimension == "topic" else [])
+    items = sorted(values.items()) if dimension == "month" else by_value(values)
+    rows = [
+        [key_name(catalog, dimension, key), str(v.deliveries), str(v.reached)]
+        + ([percent(share(v.deliveries, total))] if dimension == "topic" else [])
+        for key, v in items
+    ]
+    return aligned(header, rows) if rows else [DIMENSION_NAMES[dimension], "（无）"]
+
+
+def _places(statistics: Statistics, catalog: Catalog) -> list[str]:
+    """Every place, zeros too, with its coverage: reached ÷ population, or ÷ enrolment for a school."""
+    by_place = statistics.by["place"]
+    rows = []
+    for row in statistics.coverage:
+        whole = row.enrolment if row.is_school else row.population
+        rate = row.education_rate if row.is_school else row.coverage_rate
+        deliveries = by_place.get(row.place, NO_REACH).deliveries
+        kind = PLACE_KINDS[row.kind]
+        rows.append([row.name, kind, str(deliveries), str(row.reached), str(whole or "—"), percent(rate)])
+    known = {row.place for row in statistics.coverage}
+    for key, v in sorted(by_place.items(), key=lambda item: item[0] in LAST_KEYS):
+        if key not in known:
+            rows.append([key_name(catalog, "place", key), "", str(v.deliveries), str(v.reached), "", ""])
+    header = ["地点", "类型", "推送人次", "覆盖人数", "人口/在校生", "覆盖率"]
+    return [*aligned(header, rows), "（学校的覆盖率即受教育面：覆盖学生 ÷ 在校生）"]
+
+
+def aligned(header: list[str], rows: list[list[str]], gap: int = 2) -> list[str]:
+    """Rows as lines: the first column left-aligned, the others right-aligned, by display width."""
+    widths = [max(display_width(line[i]) for line in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        out = []
+        for i, cell in enumerate(cells):
+            pad = " " * (widths[i] - display_width(cell))
+            out.append(cell + pad if i == 0 else pad + cell)
+        return (" " * gap).join(out).rstrip()
+
+    return [line(header), *(line(row) for row in rows)]

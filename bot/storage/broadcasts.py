@@ -319,10 +319,7 @@ class BroadcastStore:
             await tx.executemany(
                 "UPDATE broadcast_recipients SET status = ?, reason = ?, attempts = attempts + ?, updated_at = ?,"
                 " deferred_until = ? WHERE broadcast_id = ? AND resident_id = ?",
-                [
-                    (o.status, o.reason, o.attempts, now, o.deferred_until, broadcast_id, o.resident_id)
-                    for o in updates
-                ],
+                [(o.status, o.reason, o.attempts, now, o.deferred_until, broadcast_id, o.resident_id) for o in updates],
             )
             changed = [o.resident_id for o in updates]
             blocked = [(o.resident_id,) for o in outcomes if o.status == "blocked" and o.resident_id in changed]

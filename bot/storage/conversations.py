@@ -50,9 +50,7 @@ class ConversationStore:
         """True the first time a callback key is seen (a retried callback returns False)."""
         now = self._db.now()
         async with self._db.atomic() as tx:
-            written = await tx.execute(
-                "INSERT OR IGNORE INTO callback_seen (key, at) VALUES (?, ?)", (key[:200], now)
-            )
+            written = await tx.execute("INSERT OR IGNORE INTO callback_seen (key, at) VALUES (?, ?)", (key[:200], now))
             if written.rowcount == 1 and now % 100 == 0:  # now and then, forget old keys
                 await tx.execute("DELETE FROM callback_seen WHERE at < ?", (now - CALLBACK_MEMORY,))
         return written.rowcount == 1

@@ -345,4 +345,76 @@ MIGRATIONS: tuple[Migration, ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    Migration(
+        11,
+        "a ledger the office can correct: more fields, soft deletion, duplicates refused, an audit log",
+        """
+        -- 普法台账 rows as offices keep them: an activity's name, 地点 as free text when it is not a place of
+        -- places.yaml, 主讲人, 组织单位, and evidence (a JSON list of files copied under the data directory).
+        ALTER TABLE ledger ADD COLUMN title TEXT NOT NULL DEFAULT '';
+        ALTER TABLE ledger ADD COLUMN location TEXT NOT NULL DEFAULT '';
+        ALTER TABLE ledger ADD COLUMN speaker TEXT NOT NULL DEFAULT '';
+        ALTER TABLE ledger ADD COLUMN organiser TEXT NOT NULL DEFAULT '';
+        ALTER TABLE ledger ADD COLUMN evidence TEXT NOT NULL DEFAULT '[]';
+
+        -- A deleted row stays, with who deleted it and when, so the deletion can be undone; no figure counts it.
+        ALTER TABLE ledger ADD COLUMN deleted_at INTEGER;
+        ALTER TABLE ledger ADD COLUMN deleted_by TEXT;
+
+        -- The natural key (day, type, place or location, topic, count, title) joined by char(31), exactly as
+        -- bot/storage/ledger.py builds it: the same activity typed or imported twice is recorded once. Rows
+        -- already doubled before this migration keep a NULL fingerprint after the first, and stay listed.
+        ALTER TABLE ledger ADD COLUMN fingerprint TEXT;
+        UPDATE ledger SET fingerprint = day || char(31) || type || char(31) || COALESCE(place_id, '') || char(31)
+                || COALESCE(topic_id, '') || char(31) || count || char(31)
+            WHERE id IN (SELECT MIN(id) FROM ledger GROUP BY day, type, place_id, topic_id, count);
+        CREATE UNIQUE INDEX ledger_fingerprint ON ledger (fingerprint);
+
+        -- Every change to the ledger: who (an admin's channel:id, or cli:login), when, and the row before and
+        -- after as JSON (before is NULL for a new row).
+        CREATE TABLE ledger_audit (
+            id INTEGER PRIMARY KEY,
+            entry_id INTEGER NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('add', 'import', 'edit', 'delete', 'restore')),
+            actor TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            before TEXT,
+            after TEXT
+        );
+        CREATE INDEX ledger_audit_entry ON ledger_audit (entry_id, id);
+        """,
+    ),
+    Migration(
+        12,
+        "the web console: sign-in links used, sessions, and the audit of its admin actions",
+        """
+        -- A one-time sign-in link's nonce, spent (bot/storage/web_sessions.py): a link works once. Kept a day past
+        -- the link's expiry, then pruned.
+        CREATE TABLE web_link_uses (
+            nonce TEXT PRIMARY KEY,
+            identity TEXT NOT NULL,              -- the admin it was minted for: channel:id
+            used_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+
+        -- A console session: the SHA-256 of its cookie (never the cookie), ended by sign-out or after inactivity.
+        CREATE TABLE web_sessions (
+            token_hash TEXT PRIMARY KEY,
+            identity TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            last_seen INTEGER NOT NULL,
+            ended_at INTEGER
+        ) WITHOUT ROWID;
+
+        -- What admins did in the console, and who: sign_in, sign_out, link, broadcast, cancel.
+        CREATE TABLE web_audit (
+            id INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX web_audit_at ON web_audit (at);
+        """,
+    ),
 )

@@ -251,10 +251,10 @@ class StatsStore:
         return RequestCounts(int(rows[0][0]), int(rows[0][1]))
 
     async def ledger(self, first_day: str, last_day: str) -> list[LedgerTotal]:
-        """(activity type, activities, summed count) in the period."""
+        """(activity type, activities, summed count) in the period; deleted rows never count."""
         rows = await self._rows(
-            "SELECT type, COUNT(*), SUM(count) FROM ledger WHERE day BETWEEN :first AND :last GROUP BY type"
-            " ORDER BY type",
+            "SELECT type, COUNT(*), SUM(count) FROM ledger WHERE day BETWEEN :first AND :last AND deleted_at IS NULL"
+            " GROUP BY type ORDER BY type",
             {"first": first_day, "last": last_day},
         )
         return [LedgerTotal(row[0], int(row[1]), int(row[2])) for row in rows]

@@ -21,6 +21,7 @@ from bot.storage.receipts import ReceiptStore
 from bot.storage.requests import RequestStore
 from bot.storage.residents import ResidentStore
 from bot.storage.stats import StatsStore
+from bot.storage.web_sessions import WebStore
 from bot.storage.windows import WindowStore
 
 
@@ -44,6 +45,7 @@ class Storage:
         self.stats = StatsStore(db)
         self.windows = WindowStore(db)
         self.receipts = ReceiptStore(db, self.reach)
+        self.web = WebStore(db)
         self._closed = False
 
     @classmethod

@@ -231,4 +231,3 @@ class WeComChannel:
 
 def _menu_key(user: str) -> str:
     return f"menu:{CHANNEL}:{user}"
-

@@ -60,6 +60,7 @@ def with_buttons(title: str | None, body: str, buttons: list[Button]) -> Rendere
         messages.append(card)
     return Rendered(messages, [b.payload for b in buttons] if numbered else None)
 
+
 MAX_TEXT_BYTES = 2048
 MAX_CARD_BUTTONS = 6  # a button_interaction card holds at most six buttons
 
