@@ -38,6 +38,7 @@ class ConsoleChat:
         t = translator(normalize_language(self.language))
         if not self.echo:
             self._print(t("console.banner"))
+            self._print(t("console.not_counted"))  # a newcomer's trial shows in no report: say so, and where to look
         lines = self._read_lines_in_background()
         while True:
             if not self.echo:
