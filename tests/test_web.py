@@ -37,8 +37,30 @@ from .conftest import CONTENT, REPO, TODAY
 SECRET = b"a-test-secret-that-is-long-enough-for-hmac"
 ADMIN = Identity("telegram", "999")
 ZONE = ZoneInfo("Asia/Shanghai")
-PAGES = ("/", "/broadcasts", "/charts/month.svg", "/?from=2026-01-01&to=2026-06-30")
+PAGES = (
+    "/",
+    "/broadcasts",
+    "/charts/month.svg",
+    "/?from=2026-01-01&to=2026-06-30",
+    "/ledger",
+    "/ledger/new",
+    "/ledger/1/edit",
+    "/ledger/import",
+    "/ledger/template.xlsx",
+    "/exports",
+    "/exports/xlsx",
+    "/exports/csv",
+    "/exports/docx",
+)
 FORMS = ("/broadcasts", "/broadcasts/preview", "/broadcasts/1/cancel", "/signout")
+LEDGER_FORMS = (
+    "/ledger",
+    "/ledger/1",
+    "/ledger/1/delete",
+    "/ledger/1/restore",
+    "/ledger/import",
+    "/ledger/import/confirm",
+)
 
 
 class Clock:
@@ -105,11 +127,12 @@ async def test_every_page_without_a_session_goes_to_sign_in(console: Console, pa
     assert response.status == 303 and response.headers["Location"] == "/signin"
 
 
-@pytest.mark.parametrize("path", FORMS)
+@pytest.mark.parametrize("path", FORMS + LEDGER_FORMS)
 async def test_every_action_without_a_session_is_refused(console: Console, path: str) -> None:
     response = await console.client.post(path, data={"csrf": "0" * 40, "text": "x"}, allow_redirects=False)
     assert response.status == 403
     assert await console.storage.broadcasts.recent() == []
+    assert await console.storage.ledger.audit() == []
 
 
 async def test_live_progress_without_a_session_is_401(console: Console) -> None:
@@ -518,6 +541,9 @@ async def test_pages_render_in_english_too(console: Console) -> None:
     assert "Key figures" in overview and "Annual report paragraph" in overview
     assert ">概览<" not in overview and ">Overview<" in overview  # the navigation too
     assert "web." not in re.sub(r"<[^>]+>", "", overview)  # no catalog key shown instead of its text
+    for path, heading in (("/ledger", "Ledger"), ("/ledger/new", "Add a ledger row"), ("/exports", "Exports")):
+        page = await (await console.client.get(path)).text()
+        assert f"<h1>{heading}</h1>" in page and "web." not in re.sub(r"<[^>]+>", "", page), path
 
 
 def test_templates_and_static_files_ship_with_the_package() -> None:
@@ -550,3 +576,201 @@ async def test_web_in_a_chat_gives_admins_a_link_and_nobody_else(
     assert "token=" not in texts(await villager.say("/web"))
     off = Core(storage, content, Settings(db_path=settings.db_path, content_dir=CONTENT, admins=settings.admins))
     assert "WEB_LISTEN" in texts(await Chat(off, "boss").say("/web"))
+
+
+# -- 普法台账 ---------------------------------------------------------------------------------------------------
+
+ROW = {"day": "2026-11-20", "type": "进村宣传", "count": "80", "place": "河西村", "topic": "", "title": "宪法进村"}
+
+
+async def offline_activities(console: Console) -> str:
+    page = await (await console.client.get("/")).text()
+    found = re.search(r'data-figure="offline.activities" data-value="(\d+)"', page)
+    assert found
+    return found.group(1)
+
+
+@pytest.mark.parametrize("path", LEDGER_FORMS)
+async def test_every_ledger_action_without_its_csrf_token_is_refused(console: Console, path: str) -> None:
+    await console.sign_in()
+    await console.storage.ledger.add([_entry()], "cli:clerk", 1)
+    for token in (None, "0" * 40):
+        data = dict(ROW) if token is None else {**ROW, "csrf": token}
+        response = await console.client.post(path, data=data, allow_redirects=False)
+        assert response.status == 403 and "表单已失效" in await response.text()
+    assert [r.action for r in await console.storage.ledger.audit()] == ["add"]  # the row made above, nothing else
+
+
+def _entry(count: int = 50) -> Any:
+    from bot.storage.ledger import LedgerEntry
+
+    return LedgerEntry(day="2026-10-01", type="法治讲座", count=count, place_id="qingshi-village")
+
+
+async def test_add_edit_delete_and_undo_a_ledger_row(console: Console) -> None:
+    await console.sign_in()
+    csrf = await console.csrf("/ledger")
+    assert await offline_activities(console) == "0"
+    added = await console.client.post("/ledger", data={**ROW, "csrf": csrf}, allow_redirects=False)
+    assert added.status == 303 and "added=1" in added.headers["Location"]
+    entry = await console.storage.ledger.get(1)
+    assert entry is not None and entry.place_id == "hexi-village" and entry.count == 80
+    assert entry.created_by == "telegram:999"
+    listing = await (await console.client.get(added.headers["Location"])).text()
+    assert "已记入台账，编号 1" in listing and 'data-entry="1"' in listing and "河西村" in listing
+    assert await offline_activities(console) == "1"
+    form = await (await console.client.get("/ledger/1/edit")).text()
+    assert 'value="河西村"' in form and 'value="80"' in form
+    edited = await console.client.post("/ledger/1", data={**ROW, "count": "95", "csrf": csrf}, allow_redirects=False)
+    assert edited.status == 303 and "edited=1" in edited.headers["Location"]
+    assert (await console.storage.ledger.get(1)).count == 95  # type: ignore[union-attr]
+    deleted = await console.client.post("/ledger/1/delete", data={"csrf": csrf}, allow_redirects=False)
+    assert "deleted=1" in deleted.headers["Location"]
+    page = await (await console.client.get(deleted.headers["Location"])).text()
+    assert "已删除第 1 条" in page and 'action="/ledger/1/restore"' in page  # the undo button
+    assert await offline_activities(console) == "0"
+    restored = await console.client.post("/ledger/1/restore", data={"csrf": csrf}, allow_redirects=False)
+    assert "restored=1" in restored.headers["Location"]
+    assert await offline_activities(console) == "1"
+    ledger_audit = [(r.action, r.actor) for r in await console.storage.ledger.audit()]
+    assert sorted(ledger_audit) == sorted([(a, "telegram:999") for a in ("add", "edit", "delete", "restore")])
+    web_audit = [(e.actor, e.action) for e in await console.storage.web.audit_log()]
+    assert [a for _, a in web_audit[:4]] == ["ledger_restore", "ledger_delete", "ledger_edit", "ledger_add"]
+    assert {actor for actor, _ in web_audit} == {"telegram:999"}
+
+
+async def test_the_ledger_list_filters_by_period_type_and_place(console: Console) -> None:
+    from bot.storage.ledger import LedgerEntry
+
+    await console.storage.ledger.add(
+        [
+            LedgerEntry(day="2026-03-01", type="进村宣传", count=10, place_id="hexi-village"),
+            LedgerEntry(day="2026-04-01", type="发放资料", count=300, place_id="qingshi-village"),
+            LedgerEntry(day="2025-04-01", type="进村宣传", count=20, place_id="hexi-village"),
+        ],
+        "cli:clerk",
+        1,
+    )
+    await console.sign_in()
+
+    async def shown(query: str) -> list[str]:
+        return re.findall(r'data-entry="(\d+)"', await (await console.client.get(f"/ledger?{query}")).text())
+
+    assert await shown("") == ["1", "2"]  # this year by default
+    assert await shown("from=2025-01-01&to=2026-12-31") == ["3", "1", "2"]
+    assert await shown("type=发放资料") == ["2"]
+    assert await shown("place=hexi-village&from=2025-01-01") == ["3", "1"]
+
+
+async def test_implausible_values_need_a_confirmation(console: Console) -> None:
+    await console.sign_in()
+    csrf = await console.csrf("/ledger")
+    form = {**ROW, "count": "3000", "csrf": csrf}  # more than 河西村's 1680 residents
+    refused = await console.client.post("/ledger", data=form, allow_redirects=False)
+    html = await refused.text()
+    assert refused.status == 400 and "多于河西村的人口" in html and 'name="force"' in html
+    assert await console.storage.ledger.audit() == []
+    unreadable = await console.client.post("/ledger", data={**form, "count": "很多"}, allow_redirects=False)
+    assert unreadable.status == 400 and "不是整数" in await unreadable.text()
+    forced = await console.client.post("/ledger", data={**form, "force": "1"}, allow_redirects=False)
+    assert forced.status == 303 and (await console.storage.ledger.get(1)).count == 3000  # type: ignore[union-attr]
+
+
+CSV = (
+    "日期,类型,地点,数量,备注\n"
+    "2026-05-01,进村宣传,河西村,60,好\n"
+    "2026-05-01,进村宣传,河西村,60,同一次\n"
+    "2026-05-02,发放资料,青石村,99999,太多\n"
+    "2026-05-03,跳舞,青石村,5,类型不对\n"
+)
+
+
+async def test_import_shows_what_it_will_do_then_imports(console: Console) -> None:
+    await console.sign_in()
+    csrf = await console.csrf("/ledger/import")
+    data = aiohttp.FormData()
+    data.add_field("csrf", csrf)
+    data.add_field("file", CSV.encode("utf-8"), filename="台账.csv", content_type="text/csv")
+    preview = await console.client.post("/ledger/import", data=data)
+    html = await preview.text()
+    assert preview.status == 200
+    assert 'data-import="1" data-duplicate="1" data-refused="2"' in html
+    assert "与本文件第 2 行重复" in html and "超过上限" in html and "类型「跳舞」不认识" in html
+    assert await console.storage.ledger.audit() == []  # a preview writes nothing
+    upload = re.search(r'name="upload" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    forced = await console.client.post(
+        "/ledger/import/confirm", data={"csrf": csrf, "upload": upload, "force": "1", "apply": "0"}
+    )
+    assert 'data-import="2" data-duplicate="1" data-refused="1"' in await forced.text()
+    # the box ticked after the preview without checking again: the preview is shown again, nothing written
+    changed = await console.client.post(
+        "/ledger/import/confirm", data={"csrf": csrf, "upload": upload, "force": "1", "shown_force": "0", "apply": "1"}
+    )
+    assert changed.status == 200 and await console.storage.ledger.audit() == []
+    done = await console.client.post(
+        "/ledger/import/confirm",
+        data={"csrf": csrf, "upload": upload, "force": "1", "shown_force": "1", "apply": "1"},
+        allow_redirects=False,
+    )
+    assert done.status == 303 and "imported=2" in done.headers["Location"]
+    records = await console.storage.ledger.audit()
+    assert [(r.action, r.actor) for r in records] == [("import", "telegram:999")] * 2
+    again = await console.client.post(
+        "/ledger/import/confirm", data={"csrf": csrf, "upload": upload, "shown_force": "0", "apply": "1"}
+    )
+    assert again.status == 400 and "已失效" in await again.text()  # one upload imports once
+    (logged, *_) = await console.storage.web.audit_log()
+    assert logged.action == "ledger_import" and "台账.csv" in logged.detail
+
+
+async def test_import_refuses_files_it_cannot_read(console: Console) -> None:
+    await console.sign_in()
+    csrf = await console.csrf("/ledger/import")
+    for name, body, message in (("a.xls", b"x", "旧版 .xls"), ("a.csv", b"hello,world\n", "找不到表头")):
+        data = aiohttp.FormData()
+        data.add_field("csrf", csrf)
+        data.add_field("file", body, filename=name)
+        response = await console.client.post("/ledger/import", data=data)
+        assert response.status == 400 and message in await response.text()
+
+
+async def test_the_ledger_template_downloads_as_xlsx(console: Console) -> None:
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    await console.sign_in()
+    response = await console.client.get("/ledger/template.xlsx")
+    assert response.status == 200 and "attachment" in response.headers["Content-Disposition"]
+    book = load_workbook(BytesIO(await response.read()))
+    assert "台账" in book.sheetnames
+
+
+# -- 导出 -------------------------------------------------------------------------------------------------------
+
+
+async def test_exports_download_excel_csv_and_word_without_personal_data(console: Console) -> None:
+    import zipfile
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    await console.storage.ledger.add([_entry()], "cli:clerk", 1)
+    await console.sign_in()
+    page = await (await console.client.get("/exports?from=2026-01-01&to=2026-11-29")).text()
+    assert 'href="/exports/xlsx?from=2026-01-01&amp;to=2026-11-29"' in page
+    xlsx = await console.client.get("/exports/xlsx?from=2026-01-01&to=2026-11-29")
+    assert xlsx.status == 200 and "2026-01-01_2026-11-29.xlsx" in xlsx.headers["Content-Disposition"]
+    book = load_workbook(BytesIO(await xlsx.read()))
+    cells = {str(c) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for c in row if c}
+    assert any(c.startswith("统计期间：") for c in cells) and any(c.startswith("填报单位：") for c in cells)  # cover
+    assert not any("电话" in c for c in cells)  # no personal data without --personal, as the CLI
+    archive = zipfile.ZipFile(BytesIO(await (await console.client.get("/exports/csv?from=2026-01-01")).read()))
+    assert archive.namelist() and all(n.endswith(".csv") for n in archive.namelist())
+    word = await console.client.get("/exports/docx")
+    assert word.status == 200 and (await word.read())[:2] == b"PK"
+    bad = await console.client.get("/exports/xlsx?from=2026-12-01&to=2026-01-01")
+    assert bad.status == 400
+    assert (await console.client.get("/exports/pdf")).status == 404
+    actions = [e.action for e in await console.storage.web.audit_log()]
+    assert actions[:3] == ["export_docx", "export_csv", "export_xlsx"]

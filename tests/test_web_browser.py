@@ -310,3 +310,98 @@ async def test_everything_but_live_progress_works_without_javascript(town: Serve
     await page.click("text=退出登录")
     await page.wait_for_selector("text=已退出登录")
     await context.close()
+
+
+async def test_keep_the_ledger_and_download_an_export(town: Served, chromium: Browser, tmp_path: Path) -> None:
+    """普法台账: add, edit and delete a row and watch the overview's paragraph follow; import with a preview;
+    导出: the Excel file downloads and opens, its cover block first."""
+    from openpyxl import load_workbook
+
+    link = town.cli("web", "link", "--admin", str(ADMIN)).splitlines()[0]
+    context = await chromium.context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
+    page = await context.new_page()
+    await page.goto(link)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{town.url}/")
+
+    async def overview() -> tuple[str, str]:
+        await page.goto(f"{town.url}/")
+        offline = await page.get_attribute("[data-figure='offline.activities']", "data-value") or ""
+        return offline, await page.inner_text("#paragraph")
+
+    before_count, before = await overview()
+
+    # Add a row: the list shows it, the overview counts it.
+    await page.click("nav >> text=普法台账")
+    await chromium.timed(page, f"{town.url}/ledger", "ledger")
+    await chromium.check(page, "10-ledger")
+    await page.click("text=新增一条")
+    await chromium.check(page, "11-ledger-add")
+    await page.fill("#day", "2026-11-20")
+    await page.select_option("#type", "法治讲座")
+    await page.fill("#count", "80")
+    await page.fill("#place", "河西村")
+    await page.fill("#title", "宪法进村讲座")
+    await page.click("text=保存")
+    notice = await page.inner_text("#ledger-notice")
+    assert "已记入台账" in notice
+    entry_id = notice.split("编号 ")[1].rstrip("。")
+    assert await page.is_visible(f"tr[data-entry='{entry_id}']")
+    added_count, added = await overview()
+    assert int(added_count) == int(before_count) + 1 and added != before
+
+    # Edit it: the paragraph follows the new count.
+    await page.goto(f"{town.url}/ledger")
+    await page.click(f"a[aria-label='修改第 {entry_id} 条']")
+    await page.fill("#count", "95")
+    await page.click("text=保存")
+    assert "已修改" in await page.inner_text("#ledger-notice")
+    assert "95" in await page.inner_text(f"tr[data-entry='{entry_id}'] [data-field=count]")
+    edited_count, edited = await overview()
+    assert edited_count == added_count and edited != added
+
+    # Delete it, with the undo button: the overview is as it was.
+    await page.goto(f"{town.url}/ledger")
+    await page.click(f"button[aria-label='删除第 {entry_id} 条']")
+    assert "已删除" in await page.inner_text("#ledger-notice")
+    assert await page.is_visible(f"text=撤销删除（恢复第 {entry_id} 条）")
+    await chromium.check(page, "12-ledger-deleted")
+    assert await overview() == (before_count, before)
+
+    # Import: the preview says what would happen; nothing is written before the confirmation.
+    await page.goto(f"{town.url}/ledger/import")
+    await chromium.check(page, "13-ledger-import")
+    csv = "日期,类型,地点,数量\n2026-06-01,发放资料,青石村,200\n2026-06-02,跳舞,青石村,5\n"
+    await page.set_input_files("#file", files=[{"name": "台账.csv", "mimeType": "text/csv", "buffer": csv.encode()}])
+    await page.click("text=上传并核对")
+    summary = page.locator("#import-summary")
+    assert await summary.get_attribute("data-import") == "1" and await summary.get_attribute("data-refused") == "1"
+    await chromium.check(page, "14-ledger-import-preview")
+    await page.click("text=确认导入 1 条")
+    assert "导入 1 条" in await page.inner_text("#ledger-notice")
+
+    # On a phone: nothing wider than the screen but the table, which scrolls inside its frame.
+    phone = await (await chromium.context(viewport={"width": 390, "height": 844}, is_mobile=True)).new_page()
+    await phone.context.add_cookies(await context.cookies())
+    await phone.goto(f"{town.url}/ledger")
+    assert await phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    await chromium.check(phone, "15-ledger-phone")
+
+    # 导出: the Excel file of this year, opened with openpyxl: the cover block comes first.
+    await page.click("nav >> text=导出")
+    await chromium.timed(page, f"{town.url}/exports", "exports")
+    await chromium.check(page, "16-exports")
+    async with page.expect_download() as info:
+        await page.click("[data-export=xlsx]")
+    download = await info.value
+    saved = tmp_path / "export.xlsx"
+    await download.save_as(str(saved))
+    book = await asyncio.to_thread(load_workbook, saved)
+    first = [row[0] for row in book.worksheets[0].iter_rows(min_row=1, max_row=4, values_only=True)]
+    assert (
+        str(first[0]).endswith("统计表")
+        and str(first[1]).startswith("填报单位")
+        and str(first[2]).startswith("统计期间")
+    )
+    await context.close()
+    print(f"\npage timings (Server-Timing): {chromium.timings}")

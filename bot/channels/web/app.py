@@ -13,6 +13,8 @@ from aiohttp import web
 from bot.channels.web.auth import Auth, Handler
 from bot.channels.web.broadcasts import Broadcasts
 from bot.channels.web.charts import ChartCache
+from bot.channels.web.exports import Exports
+from bot.channels.web.ledger import Ledger
 from bot.channels.web.overview import Overview
 from bot.channels.web.render import STATIC, Pages
 from bot.config import Settings
@@ -21,7 +23,7 @@ from bot.storage import Storage
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 64 * 1024  # the largest form is a broadcast's text
+MAX_BODY = 4 * 1024 * 1024  # the largest form is a ledger file to import
 STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
 # Scripts, styles and images from the console itself only; no frames, no form posts elsewhere, no inline script.
 CSP = (
@@ -52,6 +54,8 @@ class WebConsole:
         self.auth = Auth(settings, storage, secret, self.pages)
         self.overview = Overview(storage, content, self.pages, self.charts, zone, self.today)
         self.broadcasts = Broadcasts(settings, storage, content, self.pages, self.today)
+        self.ledger = Ledger(settings, storage, content, self.pages, self.today)
+        self.exports = Exports(settings, storage, content, self.pages, self.today)
         self.app = self._application()
         self.host, self.port = "127.0.0.1", 0
         self._runner: web.AppRunner | None = None
@@ -71,6 +75,19 @@ class WebConsole:
         add("POST", "/broadcasts", self.broadcasts.send, name="broadcast_send")
         add("POST", r"/broadcasts/{id:\d+}/cancel", self.broadcasts.cancel, name="broadcast_cancel")
         add("GET", "/broadcasts/progress", self.broadcasts.progress, name="progress")
+        add("GET", "/ledger", self.ledger.page, name="ledger")
+        add("GET", "/ledger/new", self.ledger.new, name="ledger_new")
+        add("POST", "/ledger", self.ledger.add, name="ledger_add")
+        add("GET", r"/ledger/{id:\d+}/edit", self.ledger.edit_page, name="ledger_edit_page")
+        add("POST", r"/ledger/{id:\d+}", self.ledger.edit, name="ledger_edit")
+        add("POST", r"/ledger/{id:\d+}/delete", self.ledger.delete, name="ledger_delete")
+        add("POST", r"/ledger/{id:\d+}/restore", self.ledger.restore, name="ledger_restore")
+        add("GET", "/ledger/import", self.ledger.import_page, name="ledger_import_page")
+        add("POST", "/ledger/import", self.ledger.upload, name="ledger_upload")
+        add("POST", "/ledger/import/confirm", self.ledger.confirm, name="ledger_confirm")
+        add("GET", "/ledger/template.xlsx", self.ledger.template, name="ledger_template")
+        add("GET", "/exports", self.exports.page, name="exports")
+        add("GET", "/exports/{kind}", self.exports.download, name="export_download")
         app.on_cleanup.append(self._cleanup)
         return app
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -108,3 +109,13 @@ class Pages:
             title_key=f"web.problem.title_{status}",
             message=t(message_key, **values),
         )
+
+
+def download(data: bytes, filename: str, content_type: str) -> web.Response:
+    """A file to save, under its (Chinese) name: RFC 6266's filename* for browsers, an ASCII one for the rest."""
+    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_")
+    response = web.Response(body=data, content_type=content_type)
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    )
+    return response
