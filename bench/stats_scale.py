@@ -46,6 +46,7 @@ def make_content(folder: Path, places: int) -> Path:
         ]
     (content / "places.yaml").write_text("\n".join(rows) + "\n", encoding="utf-8")
     (content / "campaigns.yaml").unlink()
+    (content / "office.yaml").unlink()  # it names the sample town's villages, which this synthetic town has not
     return content
 
 

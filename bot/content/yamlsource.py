@@ -41,7 +41,12 @@ class ParseResult:
     duplicate_keys: list[tuple[int, str]] = field(default_factory=list)
 
 
-class _LocatingLoader(yaml.SafeLoader):
+# libyaml's parser (PyYAML's C extension, in its wheels) composes the nodes, with their marks, several times
+# faster than the pure-Python one: loading the content is most of what `python -m bot stats` waits for.
+_Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LocatingLoader(_Base):  # type: ignore[misc, valid-type]
     duplicate_keys: list[tuple[int, str]]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LocatedDict:  # type: ignore[override]
