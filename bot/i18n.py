@@ -41,7 +41,8 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 def catalog_strings(language: str, directory: Path = LOCALES_DIR) -> dict[str, str]:
     """Every UI string of one language, nested keys flattened to dotted names."""
     with (directory / f"{language}.yaml").open(encoding="utf-8") as handle:
-        return _flatten(yaml.safe_load(handle) or {})
+        # libyaml when PyYAML has it: the catalog is large, and every command and process start reads it
+        return _flatten(yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {})
 
 
 class _Defaulting(dict):

@@ -15,7 +15,7 @@ AUDIENCE_UNIT = "人次"  # a type counted in 人次 is an audience: people who 
 
 def _load(path: Path) -> tuple[dict[str, str], dict[str, str]]:
     """(type -> unit, any name or alias -> type)."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of activity type to unit")
     units: dict[str, str] = {}
