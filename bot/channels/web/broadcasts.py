@@ -9,21 +9,19 @@ changes something is written to the console's audit with the admin's identity.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from bot.channels.web.render import Pages, visitor
-from bot.config import Settings
+from bot.channels.web.render import Section, visitor
 from bot.content.model import Catalog
-from bot.content.store import ContentStore
 from bot.core import broadcast_requests as requests
 from bot.core.events import Image, Reply, Text
 from bot.core.screens import BroadcastContent, broadcast_message
 from bot.i18n import Translator, translator
-from bot.storage import Audience, Broadcast, Storage
+from bot.storage import Audience, Broadcast
 
 TEXT_LIMIT = 1000  # characters of the office's own words (the chat dialog keeps as many)
 LISTED = 20  # broadcasts on the page, newest first
@@ -139,16 +137,7 @@ class Listed:
         return self.counts.get("targeted", 0) - self.counts.get("pending", 0)
 
 
-class Broadcasts:
-    def __init__(
-        self, settings: Settings, storage: Storage, content: ContentStore, pages: Pages, today: Callable[[], dt.date]
-    ) -> None:
-        self.settings = settings
-        self.storage = storage
-        self.content = content
-        self.pages = pages
-        self.today = today
-
+class Broadcasts(Section):
     # -- pages -------------------------------------------------------------------------------------------
 
     async def page(self, request: web.Request) -> web.StreamResponse:

@@ -13,12 +13,9 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.channels.web.overview import chosen_period
-from bot.channels.web.render import Pages, download, visitor
-from bot.config import Settings
-from bot.content.store import ContentStore
+from bot.channels.web.render import Section, download, visitor
 from bot.i18n import translator
 from bot.reporting.statistics import Period, collect
-from bot.storage import Storage
 
 KINDS = {
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx"),
@@ -27,21 +24,7 @@ KINDS = {
 }
 
 
-class Exports:
-    def __init__(
-        self,
-        settings: Settings,
-        storage: Storage,
-        content: ContentStore,
-        pages: Pages,
-        today: Callable[[], dt.date],
-    ) -> None:
-        self.settings = settings
-        self.storage = storage
-        self.content = content
-        self.pages = pages
-        self.today = today
-
+class Exports(Section):
     async def page(self, request: web.Request) -> web.StreamResponse:
         today = self.today()
         period, problem = chosen_period(request.query, today, self.settings.zone)

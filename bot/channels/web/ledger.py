@@ -23,7 +23,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from bot.channels.web.overview import chosen_period
-from bot.channels.web.render import Pages, download, visitor
+from bot.channels.web.render import Pages, Section, download, visitor
 from bot.config import Settings
 from bot.content.model import Catalog
 from bot.content.store import ContentStore
@@ -77,20 +77,11 @@ class Pending:
     at: float
 
 
-class Ledger:
+class Ledger(Section):
     def __init__(
-        self,
-        settings: Settings,
-        storage: Storage,
-        content: ContentStore,
-        pages: Pages,
-        today: Callable[[], dt.date],
+        self, settings: Settings, storage: Storage, content: ContentStore, pages: Pages, today: Callable[[], dt.date]
     ) -> None:
-        self.settings = settings
-        self.storage = storage
-        self.content = content
-        self.pages = pages
-        self.today = today
+        super().__init__(settings, storage, content, pages, today)
         self._pending: dict[str, Pending] = {}
 
     # -- the list ------------------------------------------------------------------------------------------

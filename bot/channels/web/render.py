@@ -6,7 +6,9 @@ Handlers build plain values; templates only lay them out. Every string a page sh
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -16,8 +18,10 @@ from urllib.parse import quote
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from bot.config import Identity
+from bot.config import Identity, Settings
+from bot.content.store import ContentStore
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator
+from bot.storage import Storage
 
 PACKAGE = Path(__file__).parent
 TEMPLATES = PACKAGE / "templates"
@@ -119,3 +123,16 @@ def download(data: bytes, filename: str, content_type: str) -> web.Response:
         f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
     )
     return response
+
+
+class Section:
+    """A group of console pages over the same storage, content and clock (broadcasts, ledger, exports)."""
+
+    def __init__(
+        self, settings: Settings, storage: Storage, content: ContentStore, pages: Pages, today: Callable[[], dt.date]
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.content = content
+        self.pages = pages
+        self.today = today

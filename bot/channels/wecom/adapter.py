@@ -23,7 +23,7 @@ import aiohttp
 from bot.channels.http import WebServer
 from bot.channels.wecom import render
 from bot.channels.wecom.api import RATE_ERRORS, WeComClient, WeComError
-from bot.channels.wecom.callbacks import CallbackGate, Fields
+from bot.channels.wecom.callbacks import CallbackGate, Fields, finish
 from bot.channels.wecom.crypto import WeComCrypto
 from bot.config import Identity, Settings
 from bot.core.engine import Core
@@ -85,15 +85,7 @@ class WeComChannel:
         await self.client.start()
 
     async def stop(self) -> None:
-        """Finish the replies in hand, but only for as long as the runner allows (it cancels us after its grace);
-        whatever was not sent by then is dropped, the reach events of what was sent are kept."""
-        try:
-            if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
-        finally:
-            for task in self._tasks:
-                task.cancel()
-            await self.client.close()
+        await finish(self._tasks, self.client.close)
 
     # -- callbacks -------------------------------------------------------------------------------
 

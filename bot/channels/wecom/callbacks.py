@@ -7,6 +7,7 @@ decrypted echostr alone.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -93,3 +94,15 @@ def xml_field(data: bytes, name: str) -> str:
     if not value:
         raise ValueError(f"no {name}")
     return value
+
+
+async def finish(tasks: set[asyncio.Task[None]], close: Callable[[], Awaitable[None]]) -> None:
+    """A channel's stop: finish the handlers in hand for as long as the runner allows (it cancels us after its
+    grace), cancel what is left, then close the API client. What was sent keeps its reach events."""
+    try:
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await close()

@@ -22,7 +22,7 @@ import aiohttp
 
 from bot.channels.http import WebServer
 from bot.channels.wecom.api import WeComClient, WeComError
-from bot.channels.wecom.callbacks import CallbackGate, Fields
+from bot.channels.wecom.callbacks import CallbackGate, Fields, finish
 from bot.channels.wecom.crypto import WeComCrypto
 from bot.channels.wecom_kf import render
 from bot.channels.wecom_kf.api import BOT_MAY_SEND, OUT_OF_WINDOW_ERRORS, KfClient
@@ -77,13 +77,7 @@ class KfChannel:
         self._since = int(started)
 
     async def stop(self) -> None:
-        try:
-            if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
-        finally:
-            for task in self._tasks:
-                task.cancel()
-            await self.client.close()
+        await finish(self._tasks, self.client.close)
 
     # -- callbacks -------------------------------------------------------------------------------
 
