@@ -162,7 +162,12 @@ async def _start_console(app: App, settings: Settings) -> Any:
 
     host, port = parse_listen(settings.web_listen, "WEB_LISTEN")
     console = WebConsole(
-        settings, app.storage, app.content, link_secret(settings), root=urlsplit(settings.web_base_url).path
+        settings,
+        app.storage,
+        app.content,
+        link_secret(settings),
+        root=urlsplit(settings.web_base_url).path,
+        with_bot=True,
     )
     await console.start(host, port)
     return console

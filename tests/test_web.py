@@ -51,8 +51,15 @@ PAGES = (
     "/exports/xlsx",
     "/exports/csv",
     "/exports/docx",
+    "/campaigns",
+    "/requests",
+    "/requests?all=1",
+    "/questions",
+    "/content",
+    "/audit",
 )
 FORMS = ("/broadcasts", "/broadcasts/preview", "/broadcasts/1/cancel", "/signout")
+OFFICE_FORMS = ("/requests/1/done", "/content/reload")
 LEDGER_FORMS = (
     "/ledger",
     "/ledger/1",
@@ -774,3 +781,192 @@ async def test_exports_download_excel_csv_and_word_without_personal_data(console
     assert (await console.client.get("/exports/pdf")).status == 404
     actions = [e.action for e in await console.storage.web.audit_log()]
     assert actions[:3] == ["export_docx", "export_csv", "export_xlsx"]
+
+
+# -- 宣传日历, 群众诉求, 未答问题, 内容, 操作记录 ----------------------------------------------------------------
+
+
+def at(day: str, time_of_day: str) -> float:
+    return dt.datetime.fromisoformat(f"{day}T{time_of_day}").replace(tzinfo=ZONE).timestamp()
+
+
+async def open_request(storage: Storage, external_id: str, question: str, phone: str | None) -> int:
+    resident, _ = await storage.residents.get_or_create("telegram", external_id, external_id, "zh-CN")
+    request_id = await storage.requests.offer(resident.id, "telegram", "hexi-village", None, question)
+    assert await storage.requests.submit(request_id, resident.id, phone)
+    return request_id
+
+
+@pytest.mark.parametrize("path", OFFICE_FORMS)
+async def test_office_actions_without_a_session_or_csrf_token_change_nothing(console: Console, path: str) -> None:
+    request_id = await open_request(console.storage, "1", "邻居占了我家宅基地", "13800000000")
+    loaded_at = console.web.content.content.loaded_at
+    refused = await console.client.post(path, data={"csrf": "0" * 40}, allow_redirects=False)
+    assert refused.status == 403
+    await console.sign_in()
+    for token in (None, "0" * 40):
+        data = {} if token is None else {"csrf": token}
+        response = await console.client.post(path, data=data, allow_redirects=False)
+        assert response.status == 403 and "表单已失效" in await response.text()
+    (still_open,) = await console.storage.requests.listing()
+    assert still_open.id == request_id and still_open.status == "open"
+    assert console.web.content.content.loaded_at == loaded_at
+    assert [e.action for e in await console.storage.web.audit_log()] == ["sign_in", "link"]
+
+
+async def test_requests_are_listed_with_their_phone_and_marked_done(console: Console) -> None:
+    first = await open_request(console.storage, "1", "邻居占了我家宅基地，调解不成", "13800000000")
+    second = await open_request(console.storage, "2", "工钱被拖欠半年", None)
+    await console.sign_in()
+    page = await (await console.client.get("/requests")).text()
+    assert f'data-request="{first}"' in page and f'data-request="{second}"' in page
+    assert "13800000000" in page and "未留电话" in page and "河西村" in page and "邻居占了我家宅基地" in page
+    csrf = await console.csrf("/requests")
+    done = await console.client.post(f"/requests/{first}/done", data={"csrf": csrf}, allow_redirects=False)
+    assert done.status == 303 and done.headers["Location"] == f"/requests?done={first}"
+    listing = await (await console.client.get(done.headers["Location"])).text()
+    assert f"第 {first} 条已标为已处理" in listing and f'data-request="{first}"' not in listing
+    with_done = await (await console.client.get("/requests?all=1")).text()
+    assert f'data-request="{first}" class="deleted"' in with_done and "web:telegram:999" in with_done
+    again = await console.client.post(f"/requests/{first}/done", data={"csrf": csrf}, allow_redirects=False)
+    assert again.status == 404 and "不存在或已经处理过了" in await again.text()
+    (marked,) = [r for r in await console.storage.requests.listing(include_done=True) if r.id == first]
+    assert marked.status == "done" and marked.done_by == "web:telegram:999"
+    newest = (await console.storage.web.audit_log())[0]
+    assert (newest.action, newest.actor, newest.detail) == (
+        "request_done",
+        "telegram:999",
+        f"#{first}",
+    )
+
+
+async def test_unanswered_questions_most_asked_first(console: Console) -> None:
+    for question in ("低保怎么申请", "宅基地能卖吗", "低保怎么申请", "低保怎么申请", "宅基地能卖吗", "狗咬人谁赔"):
+        await console.storage.questions.log_unanswered(question)
+    await console.sign_in()
+    page = await (await console.client.get("/questions")).text()
+    rows = re.findall(r'<td class="text" lang="zh-CN">([^<]+)</td>\s*<td>(\d+)</td>', page)
+    assert rows == [("低保怎么申请", "3"), ("宅基地能卖吗", "2"), ("狗咬人谁赔", "1")]
+    assert "共 3 个问题" in page
+
+
+async def test_the_calendar_shows_the_coming_days_what_they_send_and_to_how_many(console: Console) -> None:
+    from bot.broadcasting.calendar import CampaignScheduler
+
+    await residents(console.storage, [("telegram", "1", "hexi-village"), ("telegram", "2", "qingshi-village")])
+    console.clock.now = at("2026-12-01", "10:00")
+    await console.sign_in()
+    page = await (await console.client.get("/campaigns")).text()
+    keys = re.findall(r'data-occurrence="([^"]+)"', page)
+    assert keys[0] == "constitution-day@2026-12-04", keys[:3]
+    assert keys == sorted(keys, key=lambda k: k.split("@")[1])  # in date order
+    first = page[page.index('data-occurrence="constitution-day@2026-12-04"') :].split("</tr>")[0]
+    assert "2026-12-04 09:00" in first and "3 天后" in first and "国家宪法日" in first
+    tip = console.web.content.content.catalog.tip("xf-xianfari")
+    assert tip is not None and tip.title in first and "全体订阅居民" in first
+    assert '<td data-field="recipients">2</td>' in first and "到时自动发送" in first
+    assert "national-security-day@2027-04-15" in keys and "anti-drug-day@2027-06-26" in keys  # a year ahead
+    # On the day, once the scheduler has made its broadcast, the page says so.
+    console.clock.now = at("2026-12-04", "09:30")
+    scheduler = CampaignScheduler(console.storage, console.web.content.content, ZONE, clock=console.clock)
+    assert await scheduler.tick()
+    await console.sign_in()  # three days later: the session has ended long ago
+    today = await (await console.client.get("/campaigns")).text()
+    row = today[today.index('data-occurrence="constitution-day@2026-12-04"') :].split("</tr>")[0]
+    assert "今天" in row and "已生成群发" in row
+
+
+async def test_the_calendar_warns_of_a_tip_that_expires_before_its_day(tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "content"
+    shutil.copytree(CONTENT, copy)
+    topic = copy / "topics" / "constitution.yaml"
+    text = topic.read_text(encoding="utf-8")
+    head, tip = text.split("  - id: xf-xianfari\n", 1)
+    tip = tip.replace("    keywords:", "    valid_until: 2026-12-01\n    keywords:", 1)
+    topic.write_text(head + "  - id: xf-xianfari\n" + tip, encoding="utf-8")
+    opened = await open_console(tmp_path / "bot.sqlite3", ContentStore.load(copy, lambda: TODAY))
+    try:
+        opened.clock.now = at("2026-11-30", "10:00")
+        await opened.sign_in()
+        page = await (await opened.client.get("/campaigns")).text()
+        row = page[page.index('data-occurrence="constitution-day@2026-12-04"') :].split("</tr>")[0]
+        assert "要发的小知识 xf-xianfari 在 2026-12-01 就过期了" in row and "<details>" not in row
+    finally:
+        await opened.client.close()
+        await opened.storage.close()
+
+
+async def test_the_content_page_shows_the_check_and_reloads(tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "content"
+    shutil.copytree(CONTENT, copy)
+    content = ContentStore.load(copy, lambda: TODAY)
+    opened = await open_console(tmp_path / "bot.sqlite3", content)
+    try:
+        await opened.sign_in()
+        page = await (await opened.client.get("/content")).text()
+        tips = sum(len(topic.tips) for topic in content.catalog.topics)
+        assert f'<dd data-count="tips">{tips}</dd>' in page and 'id="check-summary"' in page
+        assert 'class="error"' not in page  # the shipped content has no errors
+        csrf = await opened.csrf("/content")
+        before = content.catalog
+        # An editor breaks a file: the check shows it by file and line, a reload is refused, the old content serves.
+        fraud = copy / "topics" / "anti-fraud.yaml"
+        good = fraud.read_text(encoding="utf-8")
+        fraud.write_text(good.replace("reviewed_on: ", "reviewed_on: 2026-02-30 #", 1), encoding="utf-8")
+        checked = await (await opened.client.get("/content")).text()
+        assert re.search(r"<code>[^<]*topics/anti-fraud\.yaml:\d+</code>", checked)
+        assert "2026-02-30" in checked and 'class="error"' in checked
+        refused = await opened.client.post("/content/reload", data={"csrf": csrf}, allow_redirects=False)
+        assert refused.headers["Location"] == "/content?reloaded=refused"
+        shown = await (await opened.client.get(refused.headers["Location"])).text()
+        assert "没有重新加载，仍在使用原来的内容" in shown and content.catalog is before
+        # Fixed and reloaded: the new content serves and the audit says who reloaded.
+        fraud.write_text(good, encoding="utf-8")
+        reloaded = await opened.client.post("/content/reload", data={"csrf": csrf}, allow_redirects=False)
+        assert reloaded.headers["Location"] == "/content?reloaded=ok" and content.catalog is not before
+        assert [(e.action, e.actor) for e in await opened.storage.web.audit_log()][:2] == [
+            ("content_reload", "telegram:999"),
+            ("content_reload", "telegram:999"),
+        ]
+    finally:
+        await opened.client.close()
+        await opened.storage.close()
+
+
+async def test_the_audit_page_lists_console_actions_and_every_ledger_change(console: Console) -> None:
+    await console.storage.ledger.add([_entry(40)], "cli:clerk", int(console.clock.now))  # from the command line
+    refused = await console.client.get("/signin", params={"token": "not-a-token"})
+    assert refused.status == 403
+    await console.sign_in()
+    csrf = await console.csrf("/ledger")
+    edited = await console.client.post(
+        "/ledger/1",
+        data={**ROW, "csrf": csrf, "count": "45"},
+        allow_redirects=False,
+    )
+    assert edited.status == 303
+    page = await (await console.client.get("/audit")).text()
+    console_part, ledger_part = page.split('id="ledger-audit"')
+    assert "登录链接被拒绝" in console_part and "签名不对（伪造或被改动）" in console_part
+    assert "登录" in console_part and "台账：修改" in console_part and "telegram:999" in console_part
+    assert "新增第 1 条" in ledger_part and "cli:clerk" in ledger_part
+    assert "修改第 1 条" in ledger_part and "数量：40 → 45" in ledger_part
+    assert ledger_part.index("修改第 1 条") < ledger_part.index("新增第 1 条")  # newest first
+
+
+async def test_the_new_pages_render_in_english(console: Console) -> None:
+    await console.sign_in()
+    await console.client.get("/lang/en")
+    for path, heading in (
+        ("/campaigns", "Calendar"),
+        ("/requests", "Requests"),
+        ("/questions", "Unanswered"),
+        ("/content", "Content"),
+        ("/audit", "Audit log"),
+    ):
+        page = await (await console.client.get(path)).text()
+        assert f"<h1>{heading}</h1>" in page and "web." not in page, path

@@ -405,3 +405,73 @@ async def test_keep_the_ledger_and_download_an_export(town: Served, chromium: Br
     )
     await context.close()
     print(f"\npage timings (Server-Timing): {chromium.timings}")
+
+
+async def test_the_office_pages_calendar_requests_questions_content_and_audit(town: Served, chromium: Browser) -> None:
+    """宣传日历, 群众诉求 (marked done in the browser), 未答问题, 内容 (reloaded), 操作记录 — each checked by axe-core,
+    photographed, and readable on a phone."""
+    storage = await Storage.open(town.directory / "bot.sqlite3")
+    try:
+        resident, _ = await storage.residents.get_or_create("telegram", "31", "31", "zh-CN")
+        request_id = await storage.requests.offer(resident.id, "telegram", "hexi-village", None, "邻居占了我家宅基地")
+        assert await storage.requests.submit(request_id, resident.id, "13800000000")
+        for question in ("低保怎么申请", "低保怎么申请", "宅基地能卖吗"):
+            await storage.questions.log_unanswered(question)
+    finally:
+        await storage.close()
+    link = town.cli("web", "link", "--admin", str(ADMIN)).splitlines()[0]
+    context = await chromium.context(viewport={"width": 1366, "height": 768})
+    page = await context.new_page()
+    await page.goto(link)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{town.url}/")
+
+    # 宣传日历: the coming days in order, each with what it sends; the message opens in place.
+    await page.click("nav >> text=宣传日历")
+    await chromium.timed(page, f"{town.url}/campaigns", "campaigns")
+    rows = page.locator("tr[data-occurrence]")
+    assert await rows.count() >= 5
+    constitution = page.locator("tr[data-occurrence^='constitution-day@']")
+    assert "国家宪法日" in await constitution.inner_text()
+    await constitution.locator("summary").click()
+    assert "国家宪法日" in await constitution.locator(".phone").inner_text()
+    await chromium.check(page, "17-campaigns")
+
+    # 群众诉求: the clerk called back and marks it done.
+    await page.click("nav >> text=群众诉求")
+    await chromium.timed(page, f"{town.url}/requests", "requests")
+    assert "13800000000" in await page.inner_text(f"tr[data-request='{request_id}']")
+    await chromium.check(page, "18-requests")
+    await page.click(f"button[aria-label='把第 {request_id} 条标为已处理']")
+    assert "已标为已处理" in await page.inner_text("p.notice")
+    assert await page.locator(f"tr[data-request='{request_id}']").count() == 0
+
+    # 未答问题: most asked first.
+    await page.click("nav >> text=未答问题")
+    await chromium.timed(page, f"{town.url}/questions", "questions")
+    assert (await page.locator("#questions tbody tr").first.inner_text()).startswith("低保怎么申请")
+    await chromium.check(page, "19-questions")
+
+    # 内容: the check of the shipped content passes; a reload serves it again.
+    await page.click("nav >> text=内容")
+    await chromium.timed(page, f"{town.url}/content", "content")
+    assert "0 个错误" in await page.inner_text("#check-summary") or await page.locator("tr.error").count() == 0
+    await page.click("text=重新加载内容")
+    assert "已重新加载" in await page.inner_text("#content-notice")
+    await chromium.check(page, "20-content")
+
+    # 操作记录: what this admin just did, with their identity.
+    await page.click("nav >> text=操作记录")
+    await chromium.timed(page, f"{town.url}/audit", "audit")
+    log = await page.inner_text("#audit")
+    assert "诉求：标为已处理" in log and "重新加载内容" in log and str(ADMIN) in log
+    await chromium.check(page, "21-audit")
+
+    phone = await (await chromium.context(viewport={"width": 390, "height": 844}, is_mobile=True)).new_page()
+    await phone.context.add_cookies(await context.cookies())
+    for path, name in (("/campaigns", "22-campaigns-phone"), ("/content", "23-content-phone")):
+        await phone.goto(f"{town.url}{path}")
+        assert await phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
+        await chromium.check(phone, name)
+    await context.close()
+    print(f"\npage timings (Server-Timing): {chromium.timings}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,10 +30,21 @@ class ContentError(Exception):
 
 
 class ContentStore:
-    def __init__(self, catalog: Catalog, directory: Path, today: Callable[[], dt.date] = dt.date.today) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        directory: Path,
+        today: Callable[[], dt.date] = dt.date.today,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._catalog = catalog
         self.directory = directory
         self._today = today
+        self._clock = clock
+        self.loaded_at = clock()  # when the serving catalog was read (the console's 内容 page shows it)
+        # The last reload that was refused and when: the old catalog kept serving, the editors need to know why.
+        self.refused: LoadResult | None = None
+        self.refused_at: float | None = None
 
     @classmethod
     def load(cls, directory: Path, today: Callable[[], dt.date] = dt.date.today) -> ContentStore:
@@ -53,7 +65,9 @@ class ContentStore:
             log.warning("%s", msg("reload_refused", count=len(errors)).render())
             for problem in errors[:10]:  # the editor's first causes, as `content check` prints them
                 log.warning("%s", msg("reload_problem", problem=problem.render()).render())
+            self.refused, self.refused_at = result, self._clock()
         else:
             self._catalog = result.catalog
+            self.loaded_at, self.refused, self.refused_at = self._clock(), None, None
             log.info("content reloaded: %d topics", len(result.catalog.topics))
         return result

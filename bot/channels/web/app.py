@@ -10,10 +10,14 @@ from collections.abc import Callable, MutableMapping
 
 from aiohttp import web
 
+from bot.channels.web.audit import Audit
 from bot.channels.web.auth import Auth, Handler
 from bot.channels.web.broadcasts import Broadcasts
+from bot.channels.web.campaigns import Campaigns
 from bot.channels.web.charts import ChartCache
+from bot.channels.web.content import Content
 from bot.channels.web.exports import Exports
+from bot.channels.web.inbox import Inbox
 from bot.channels.web.ledger import Ledger
 from bot.channels.web.overview import Overview
 from bot.channels.web.render import STATIC, Pages
@@ -46,6 +50,7 @@ class WebConsole:
         secret: bytes,
         root: str = "",
         today: Callable[[], dt.date] | None = None,
+        with_bot: bool = False,
     ) -> None:
         zone = settings.zone
         self.today = today or (lambda: dt.datetime.now(zone).date())
@@ -56,6 +61,11 @@ class WebConsole:
         self.broadcasts = Broadcasts(settings, storage, content, self.pages, self.today)
         self.ledger = Ledger(settings, storage, content, self.pages, self.today)
         self.exports = Exports(settings, storage, content, self.pages, self.today)
+        self.campaigns = Campaigns(settings, storage, content, self.pages, self.today)
+        self.inbox = Inbox(settings, storage, content, self.pages, self.today)
+        self.content = Content(settings, storage, content, self.pages, self.today)
+        self.content.with_bot = with_bot  # a reload here reloads what the bot in this process serves
+        self.audit = Audit(settings, storage, content, self.pages, self.today)
         self.app = self._application()
         self.host, self.port = "127.0.0.1", 0
         self._runner: web.AppRunner | None = None
@@ -88,6 +98,13 @@ class WebConsole:
         add("GET", "/ledger/template.xlsx", self.ledger.template, name="ledger_template")
         add("GET", "/exports", self.exports.page, name="exports")
         add("GET", "/exports/{kind}", self.exports.download, name="export_download")
+        add("GET", "/campaigns", self.campaigns.page, name="campaigns")
+        add("GET", "/requests", self.inbox.requests, name="requests")
+        add("POST", r"/requests/{id:\d+}/done", self.inbox.mark_done, name="request_done")
+        add("GET", "/questions", self.inbox.questions, name="questions")
+        add("GET", "/content", self.content.page, name="content")
+        add("POST", "/content/reload", self.content.reload, name="content_reload")
+        add("GET", "/audit", self.audit.page, name="audit")
         app.on_cleanup.append(self._cleanup)
         return app
 

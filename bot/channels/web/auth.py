@@ -114,7 +114,7 @@ class Auth:
         try:
             claim = await check_link(self.settings, self.storage, token, self.secret)
         except LinkRefused as refused:
-            return self._refused(request, refused.reason)
+            return await self._refused(request, refused.reason)
         return self.pages.render(
             request,
             "signin.html",
@@ -130,7 +130,7 @@ class Auth:
         try:
             identity = await redeem(self.settings, self.storage, token, self.secret, session_hash(cookie))
         except LinkRefused as refused:
-            return self._refused(request, refused.reason)
+            return await self._refused(request, refused.reason)
         log.info("web console: %s signed in from %s", identity, request.remote)
         response = self.pages.redirect("/")
         response.set_cookie(
@@ -168,6 +168,7 @@ class Auth:
             )
         return response
 
-    def _refused(self, request: web.Request, reason: str) -> web.Response:
+    async def _refused(self, request: web.Request, reason: str) -> web.Response:
         log.warning("web console: refused a sign-in link (%s) from %s", reason, request.remote)
+        await self.storage.web.audit("-", "link_refused", reason)  # the 操作记录 page shows attempts too
         return self.pages.problem(request, 403, f"web.signin.refused_{reason}")

@@ -153,9 +153,8 @@ class Broadcasts(Section):
             return await self._render(request, compose, problem=problem, status=400)
         count = await self._count(catalog, draft)
         content = BroadcastContent(item_id=draft.item_id, text=draft.text, topic_id=draft.topic_id)
-        shown = [
-            _shown(reply) for reply in broadcast_message(content, catalog, "zh-CN", self.settings.content_dir) or []
-        ]
+        replies = broadcast_message(content, catalog, "zh-CN", self.settings.content_dir) or []
+        shown = [shown_message(reply) for reply in replies]
         return await self._render(
             request, compose, preview={"count": count, "messages": shown, "when": self._when(compose, send_at)}
         )
@@ -288,7 +287,7 @@ def _what(broadcast: Broadcast, catalog: Catalog, t: Translator) -> str:
     return t("web.broadcasts.campaign", campaign=campaign, what=what) if campaign else what
 
 
-def _shown(reply: Reply) -> Shown:
+def shown_message(reply: Reply) -> Shown:
     buttons = tuple(b.label for row in getattr(reply, "buttons", ()) for b in row)
     if isinstance(reply, Image):
         return Shown(reply.title, reply.caption, buttons, image=reply.path.name)
