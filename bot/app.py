@@ -32,10 +32,11 @@ async def open_app(settings: Settings, today: Callable[[], dt.date] | None = Non
 
     content = ContentStore.load(settings.content_dir, today)
     storage = await Storage.open(
-        settings.db_path,
+        settings.database,
         zone_offset=settings.zone_offset,
         flush_interval=settings.flush_interval,
         flush_size=settings.flush_size,
+        data_dir=settings.data_dir,
     )
     try:
         yield App(settings, storage, content, Core(storage, content, settings, today))

@@ -11,9 +11,10 @@ import argparse
 import logging
 import sqlite3
 import sys
+from urllib.parse import urlsplit
 
 from bot import __version__
-from bot.commands import broadcasts, chat, demo, exports, kf, ledger, requests, serve, statistics, web
+from bot.commands import broadcasts, chat, database, demo, exports, kf, ledger, requests, serve, statistics, web
 from bot.commands.common import EXIT_FAILURE, EXIT_USAGE, CommandParser, Failure, Handler, UsageError
 from bot.config import ConfigError, Settings
 from bot.logs import RedactingFormatter, protect, redact
@@ -21,7 +22,7 @@ from bot.logs import RedactingFormatter, protect, redact
 log = logging.getLogger("bot")
 
 # In the order `python -m bot --help` lists them.
-FAMILIES = (chat, broadcasts, statistics, ledger, exports, requests, kf, demo, web, serve)
+FAMILIES = (chat, broadcasts, statistics, ledger, exports, requests, kf, demo, web, database, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +87,7 @@ def _configure_logging(settings: Settings, default_level: str) -> None:
         settings.wecom_aes_key.value,
         settings.wecom_kf_token.value,
         settings.wecom_kf_aes_key.value,
+        urlsplit(settings.db_url.value).password or "",  # BOT_DB=postgresql://user:password@host/db
     ):
         if secret:
             protect(secret)

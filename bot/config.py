@@ -62,24 +62,45 @@ def admin_identity(channel: str, external_id: str) -> Identity:
     return Identity(channel, external_id.lower() if channel == "wecom" else external_id)
 
 
-def parse_admins(raw: str) -> frozenset[Identity]:
-    """`telegram:123456789,wecom:zhangsan,console:sifasuo`; a ConfigError names the first bad entry."""
-    admins = set()
+COUNTY = "*"  # an admin entry's explicit "every township" (`wecom:li@corp@*`: a WeCom UserID that has an @)
+_TOWNSHIP_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}|\*")
+
+
+def parse_admin_entries(raw: str) -> dict[Identity, str | None]:
+    """`telegram:123456789,wecom:zhangsan@zhoujiadian,console:sifasuo` → each admin and their township (None: the
+    whole deployment, a county admin). The last `@` of an entry starts its township; a WeCom UserID that has an @
+    of its own is written with one (`wecom:li@corp@*` for county-wide). A ConfigError names the first bad entry."""
+    admins: dict[Identity, str | None] = {}
     for part in filter(None, (p.strip() for p in raw.split(","))):
-        channel, sep, external_id = part.partition(":")
+        channel, sep, rest = part.partition(":")
+        external_id, at, township = rest.rpartition("@")
+        if not at:
+            external_id, township = rest, ""
         known = _ADMIN_IDS.get(channel)
         example = ADMINS_EXAMPLE
         if ";" in part or any(c.isspace() for c in part):
             problem = "has a ';' or a space inside: separate admins with commas"
         elif not sep or known is None:
             problem = "is not channel:id with channel telegram, wecom or console"
+        elif at and not _TOWNSHIP_ID.fullmatch(township):
+            problem, example = "names a township that is not an id (a-z, 0-9, - and _)", "telegram:123@zhoujiadian"
         elif not known[0].fullmatch(external_id):
             problem, example = f"is not valid: {known[1]}", known[2]
         else:
-            admins.add(admin_identity(channel, external_id))
-            continue
+            identity = admin_identity(channel, external_id)
+            scope = None if township in ("", COUNTY) else township
+            if identity in admins and admins[identity] != scope:
+                problem = "is listed twice with different townships"
+            else:
+                admins[identity] = scope
+                continue
         raise ConfigError(f"BOT_ADMINS entry {part!r} {problem} (e.g. BOT_ADMINS={example})")
-    return frozenset(admins)
+    return admins
+
+
+def parse_admins(raw: str) -> frozenset[Identity]:
+    """The admins of BOT_ADMINS, whatever their township (see parse_admin_entries)."""
+    return frozenset(parse_admin_entries(raw))
 
 
 def _choice(value: str, variable: str, allowed: tuple[str, ...]) -> str:
@@ -135,11 +156,25 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
+def is_database_url(value: str) -> bool:
+    """BOT_DB names a PostgreSQL server rather than a SQLite file."""
+    return value.startswith(("postgresql://", "postgres://"))
+
+
 @dataclass(frozen=True)
 class Settings:
     db_path: Path = Path("data/bot.sqlite3")
+    # BOT_DB may instead be a PostgreSQL URL (postgresql://user:pass@host/db): several bot processes, one database.
+    # Kept as a Secret (it may hold a password); `database` is what Storage.open takes.
+    db_url: Secret = Secret("")
+    # Files the bot writes besides the database (web-secret, charts, certificates, spilled events): BOT_DATA_DIR,
+    # else the SQLite file's folder, else ./data.
+    data_dir_setting: Path | None = None
     content_dir: Path = Path("content")
     admins: frozenset[Identity] = frozenset()
+    # Admins scoped to one township (BOT_ADMINS `telegram:123@zhoujiadian`): (identity, township id); the others see
+    # the whole deployment (a county's 司法局).
+    admin_townships: tuple[tuple[str, str], ...] = ()
     town: str | None = None  # overrides places.yaml's town when set
     log_level: str | None = None  # None: INFO for `run`, WARNING for interactive commands
     telegram_token: Secret = Secret("")
@@ -184,6 +219,17 @@ class Settings:
     web_base_url: str = "http://127.0.0.1:8080"
     web_secret: Secret = Secret("")
 
+    @property
+    def database(self) -> str:
+        """The SQLite path or the PostgreSQL URL, as `Storage.open` takes it."""
+        return self.db_url.value or str(self.db_path)
+
+    @property
+    def data_dir(self) -> Path:
+        if self.data_dir_setting is not None:
+            return self.data_dir_setting
+        return Path("data") if self.db_url else self.db_path.parent
+
     def __post_init__(self) -> None:
         # Settings built directly (tests, tools) store admins the way parse_admins does.
         object.__setattr__(self, "admins", frozenset(admin_identity(a.channel, a.external_id) for a in self.admins))
@@ -200,10 +246,16 @@ class Settings:
             return value or None
 
         defaults = cls()
+        database = get("BOT_DB") or str(defaults.db_path)
+        url = database if is_database_url(database) else ""
+        data_dir = get("BOT_DATA_DIR")
         return cls(
-            db_path=Path(get("BOT_DB") or defaults.db_path),
+            db_path=defaults.db_path if url else Path(database),
+            db_url=Secret(url),
+            data_dir_setting=Path(data_dir) if data_dir else None,
             content_dir=Path(get("BOT_CONTENT_DIR") or defaults.content_dir),
-            admins=parse_admins(get("BOT_ADMINS") or ""),
+            admins=frozenset(entries := parse_admin_entries(get("BOT_ADMINS") or "")),
+            admin_townships=tuple(sorted((str(a), t) for a, t in entries.items() if t)),
             town=get("BOT_TOWN"),
             log_level=(get("BOT_LOG_LEVEL") or "").upper() or None,
             telegram_token=Secret(get("TELEGRAM_BOT_TOKEN") or ""),
@@ -283,6 +335,11 @@ class Settings:
             + (["wecom"] if self.wecom_configured else [])
             + (["wecom_kf"] if self.wecom_kf_configured else [])
         )
+
+    def township_of_admin(self, identity: Identity) -> str | None:
+        """The township an admin may see and act for; None for a county admin (everything)."""
+        key = str(admin_identity(identity.channel, identity.external_id))
+        return next((township for admin, township in self.admin_townships if admin == key), None)
 
     def is_admin(self, channel: str, external_id: str) -> bool:
         """WeCom UserIDs compare case-insensitively (`wecom:zhangsan` is ZhangSan); other ids exactly."""

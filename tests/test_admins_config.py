@@ -18,7 +18,7 @@ def settings(admins: str) -> Settings:
         ("telegram:123456789", {"telegram:123456789"}),
         ("wecom:zhangsan", {"wecom:zhangsan"}),
         ("wecom:ZhangSan", {"wecom:zhangsan"}),  # stored lower-cased: WeCom UserIDs ignore case
-        ("wecom:li.si-2_x@town", {"wecom:li.si-2_x@town"}),
+        ("wecom:li.si-2_x@corp@*", {"wecom:li.si-2_x@corp"}),  # a UserID with an @: its scope written out
         ("wecom:" + "a" * 64, {"wecom:" + "a" * 64}),
         ("console:sifasuo", {"console:sifasuo"}),
         ("console:办公室", {"console:办公室"}),
@@ -82,3 +82,34 @@ def test_is_admin(admins: str, channel: str, external_id: str, admin: bool) -> N
 def test_settings_built_directly_compare_wecom_ids_the_same_way() -> None:
     direct = Settings(admins=frozenset({Identity("wecom", "ZhangSan")}))
     assert direct.is_admin("wecom", "zhangsan") and direct.is_admin("wecom", "ZhangSan")
+
+
+def test_admins_scoped_to_a_township_and_county_admins() -> None:
+    chosen = settings("telegram:1@zhoujiadian,wecom:ZhangSan@hexi-town,console:boss,telegram:2@*,wecom:li@corp@*")
+    assert {str(a) for a in chosen.admins} == {
+        "telegram:1",
+        "wecom:zhangsan",
+        "console:boss",
+        "telegram:2",
+        "wecom:li@corp",
+    }
+    assert chosen.township_of_admin(Identity("telegram", "1")) == "zhoujiadian"
+    assert chosen.township_of_admin(Identity("wecom", "ZHANGSAN")) == "hexi-town"  # WeCom ids ignore case
+    for county in ("console:boss", "telegram:2", "wecom:li@corp"):
+        channel, _, external = county.partition(":")
+        assert chosen.township_of_admin(Identity(channel, external)) is None
+    assert chosen.is_admin("telegram", "1") and not chosen.is_admin("telegram", "3")
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("telegram:1@Zhou Jia", "a space inside"),
+        ("telegram:1@周家店", "not an id"),
+        ("telegram:1@", "not an id"),
+        ("telegram:1@a,telegram:1@b", "twice with different townships"),
+    ],
+)
+def test_bad_township_scopes_are_refused(raw: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        settings(raw)

@@ -41,7 +41,7 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
 
     async def session() -> None:
         async with open_app(settings) as app:
-            await chat(app.core, user, language, downloads=settings.db_path.parent / "downloads")
+            await chat(app.core, user, language, downloads=settings.data_dir / "downloads")
 
     return run_async(session)
 

@@ -104,7 +104,7 @@ def with_storage(settings: Settings, work: Work) -> int:
 
     async def main() -> int:
         content = ContentStore.load(settings.content_dir)
-        storage = await Storage.open(settings.db_path, zone_offset=settings.zone_offset)
+        storage = await Storage.open(settings.database, zone_offset=settings.zone_offset, data_dir=settings.data_dir)
         try:
             return await work(storage, content.catalog)
         finally:

@@ -409,7 +409,7 @@ def _evidence_files(paths: list[Path]) -> list[Path]:
 
 def _store_evidence(settings: Settings, entry_id: int, files: list[Path]) -> tuple[str, ...]:
     """Copy the files under the data directory; their paths relative to it, as the row keeps them."""
-    data_dir = settings.db_path.parent
+    data_dir = settings.data_dir
     folder = data_dir / EVIDENCE_FOLDER / str(entry_id)
     folder.mkdir(parents=True, exist_ok=True)
     stored = []

@@ -58,7 +58,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     async def serve() -> None:
         content = ContentStore.load(settings.content_dir)
-        storage = await Storage.open(settings.db_path, zone_offset=settings.zone_offset)
+        storage = await Storage.open(settings.database, zone_offset=settings.zone_offset)
         console = WebConsole(settings, storage, content, secret, root=urlsplit(address).path)
         try:
             await console.start(host, port)

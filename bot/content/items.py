@@ -42,6 +42,7 @@ KIND_NAMES = {
     "quiz question": msg("thing.quiz_question"),
     "law": msg("thing.law"),
     "place": msg("thing.place"),
+    "township": msg("thing.township"),
     "campaign": msg("thing.campaign"),
     "urgent intent": msg("thing.urgent_intent"),
     "dispute": msg("thing.dispute"),

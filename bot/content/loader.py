@@ -18,7 +18,7 @@ from bot.content.fields import ProblemSink
 from bot.content.items import FirstSeen, ItemReader
 from bot.content.laws import LawReader
 from bot.content.matching import read_synonyms, read_urgent
-from bot.content.model import Campaign, Catalog, Law, Office, Place, Topic, UrgentIntent
+from bot.content.model import Campaign, Catalog, Law, Office, Place, Topic, Township, UrgentIntent
 from bot.content.office import OfficeReader
 from bot.content.places import read_places
 from bot.content.problems import Problem, has_errors, msg
@@ -77,7 +77,7 @@ class _Loader:
             problem = Problem(self._display(self.directory), 1, msg("content_dir_missing"))
             return LoadResult(None, [problem])
         laws = self._load_laws()
-        town, places = self._load_places()
+        town, townships, places = self._load_places()
         topics = self._load_topics(laws)
         campaigns = self._load_campaigns(topics, places)
         urgent = self._load_urgent(laws)
@@ -95,6 +95,7 @@ class _Loader:
             urgent=tuple(urgent),
             synonyms=synonyms,
             town=town,
+            townships=townships,
             topics=tuple(sorted(topics, key=lambda t: (t.order, t.id))),
             places=tuple(places),
             laws=laws,
@@ -160,19 +161,19 @@ class _Loader:
         self._finish(sink)
         return laws
 
-    def _load_places(self) -> tuple[str, list[Place]]:
+    def _load_places(self) -> tuple[str, tuple[Township, ...], list[Place]]:
         path = self.directory / PLACES_FILE
         if not path.exists():
             self.problems.append(Problem(self._display(path), 1, msg("missing_places_file")))
-            return "", []
+            return "", (), []
         parsed = self._parse(path)
         if parsed is None:
             self.unreadable_places = self._display(path)
-            return "", []
+            return "", (), []
         sink, data = parsed
-        town, places = read_places(sink, data, self.ids, self.declared_places)
+        town, townships, places = read_places(sink, data, self.ids, self.declared_places)
         self._finish(sink)
-        return town, places
+        return town, townships, places
 
     # -- campaigns, urgent intents, synonyms, office and names -------------------------------
 

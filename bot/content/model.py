@@ -130,6 +130,18 @@ class Topic:
         return tuple(tip for tip in self.tips if tip.is_served_on(day))
 
 
+TOWN_ID = "town"  # the id of the one implicit township of a places.yaml that declares no `townships:`
+
+
+@dataclass(frozen=True)
+class Township:
+    """A township (乡镇) served by this deployment. A places.yaml without `townships:` describes one town: its one
+    township has the id "town" and the file's `town:` name."""
+
+    id: str
+    name: str
+
+
 @dataclass(frozen=True)
 class Place:
     id: str
@@ -137,6 +149,7 @@ class Place:
     kind: PlaceKind
     population: int | None = None
     enrolment: int | None = None
+    township_id: str = TOWN_ID  # a `Township.id` of the catalog; "town" in a one-town places.yaml
 
 
 @dataclass(frozen=True)
@@ -213,13 +226,22 @@ class Catalog:
     synonyms: dict[str, str] = field(default_factory=dict)  # what residents type -> the word our tips use
     office: Office | None = None  # content/office.yaml; None when the file is absent
     blocked_name_words: tuple[str, ...] = ()  # content/names.yaml, normalised: never in a public nickname
+    # places.yaml's `townships:`, in file order; left empty, the one implicit township ("town", the `town:` name).
+    townships: tuple[Township, ...] = ()
 
     def __post_init__(self) -> None:
+        if not self.townships:
+            object.__setattr__(self, "townships", (Township(TOWN_ID, self.town),))
         # Index once so per-message lookups are dictionary hits, not scans.
         object.__setattr__(self, "_topics", {t.id: t for t in self.topics})
         object.__setattr__(self, "_tips", {tip.id: tip for t in self.topics for tip in t.tips})
         object.__setattr__(self, "_questions", {q.id: q for t in self.topics for q in t.quiz})
         object.__setattr__(self, "_places", {p.id: p for p in self.places})
+        object.__setattr__(self, "_townships", {t.id: t for t in self.townships})
+        by_township: dict[str, list[Place]] = {t.id: [] for t in self.townships}
+        for place in self.places:
+            by_township.setdefault(place.township_id, []).append(place)
+        object.__setattr__(self, "_places_of", {k: tuple(v) for k, v in by_township.items()})
 
     def topic(self, topic_id: str) -> Topic | None:
         return self._topics.get(topic_id)  # type: ignore[attr-defined]
@@ -232,6 +254,23 @@ class Catalog:
 
     def place(self, place_id: str) -> Place | None:
         return self._places.get(place_id)  # type: ignore[attr-defined]
+
+    def township(self, township_id: str) -> Township | None:
+        return self._townships.get(township_id)  # type: ignore[attr-defined]
+
+    def places_of(self, township_id: str) -> tuple[Place, ...]:
+        """The villages, communities and schools of one township, in file order; () for an unknown id."""
+        return self._places_of.get(township_id, ())  # type: ignore[attr-defined]
+
+    def township_of(self, place_id: str) -> str | None:
+        """The township id of a place; None for an unknown place."""
+        place = self.place(place_id)
+        return place.township_id if place is not None else None
+
+    @property
+    def multi_township(self) -> bool:
+        """More than one township declared: a county deployment, not one town."""
+        return len(self.townships) > 1
 
     def all_tips(self) -> list[Tip]:
         return [tip for topic in self.topics for tip in topic.tips]

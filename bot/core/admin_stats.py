@@ -47,7 +47,7 @@ class StatsFlow:
             delivered=statistics.broadcasts.delivered,
             offline=statistics.offline_activities,
         )
-        folder = self.settings.db_path.parent / "charts"
+        folder = self.settings.data_dir / "charts"
         charts = await asyncio.to_thread(write_charts, folder, statistics, catalog)
         paragraph = report_paragraph(statistics, catalog, self._today())
         return [Text(f"{body}\n\n{paragraph}", title=t("stats.title")), Image(charts[0])]

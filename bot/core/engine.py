@@ -69,7 +69,7 @@ class Core:
         self.quiz = QuizFlows(
             storage,
             town=lambda catalog: settings.town or catalog.town,
-            certificates=settings.db_path.parent / "certificates",
+            certificates=settings.data_dir / "certificates",
         )
         self.commands = self._command_routes()
         self.buttons = self._button_routes()

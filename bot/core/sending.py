@@ -18,7 +18,11 @@ Channels report outcomes and never write storage themselves; the state they need
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -26,6 +30,9 @@ from typing import Protocol
 from bot.config import Identity
 from bot.core.events import Reply
 from bot.storage import Storage
+
+TURN_POLL = 0.02  # seconds between looks at whether an earlier update of the same resident was answered
+TURN_STALE = 10.0  # an earlier update still unanswered after this long (its process died) is passed over
 
 
 class SendStatus(StrEnum):
@@ -97,11 +104,39 @@ def is_self_paced(channel: object) -> bool:
 class ChannelState:
     """The state channels keep across restarts, without reaching into storage themselves."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, owner: str = "", ordered: bool | None = None) -> None:
         self._conversations = storage.conversations
         self._residents = storage.residents
         self._windows = storage.windows
         self._receipts = storage.receipts
+        self._turns = storage.turns
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        # Several processes may serve this database: a resident's updates are then answered in the order they
+        # arrived, whichever process they reached (turn tickets); one process keeps that order in memory.
+        self.ordered_across_processes = storage.shared if ordered is None else ordered
+
+    async def arrived(self, channel: str, update_key: str, resident_key: str) -> bool:
+        """An update reached this process (before it is acknowledged); False when it arrived before (a repeated
+        delivery): it is answered once, by whichever process took it first."""
+        if not self.ordered_across_processes:
+            return True
+        return await self._turns.take(channel, update_key, resident_key, self.owner)
+
+    @contextlib.asynccontextmanager
+    async def in_turn(self, channel: str, update_key: str) -> AsyncIterator[None]:
+        """Wait until the resident's earlier updates (on any process) were answered, then answer this one."""
+        if not self.ordered_across_processes:
+            yield
+            return
+        waited = 0.0
+        while waited < TURN_STALE and not await self._turns.my_turn(channel, update_key, int(TURN_STALE)):
+            await asyncio.sleep(TURN_POLL)
+            waited += TURN_POLL
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):  # an unmarked ticket only delays the next one, up to TURN_STALE
+                await self._turns.done(channel, update_key)
 
     async def first_delivery(self, key: str) -> bool:
         """True the first time a platform delivers this message or event (retries return False)."""

@@ -62,7 +62,7 @@ def link_secret(settings: Settings) -> bytes:
         if len(given) < MIN_SECRET:
             raise ConfigError(f"WEB_SECRET is too short: give at least {MIN_SECRET} random characters")
         return given.encode()
-    return _stored_secret(settings.db_path.parent / SECRET_FILE)
+    return _stored_secret(settings.data_dir / SECRET_FILE)
 
 
 def _stored_secret(path: Path) -> bytes:

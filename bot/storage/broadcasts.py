@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.storage.db import Database, IntegrityError, Row
+from bot.storage.db import Database, Row
 from bot.storage.reach import ReachEvent, event_row, write_events
 
 OUTCOMES = ("delivered", "blocked", "failed", "cancelled", "out_of_window")
@@ -140,26 +140,26 @@ class BroadcastStore:
     ) -> int | None:
         """The new broadcast's id; None if this campaign occurrence was already created."""
         async with self._db.atomic() as tx:
-            try:
-                written = await tx.execute(
-                    "INSERT INTO broadcasts (created_at, created_by, item_id, text, image, topic_id, audience,"
-                    " send_at, campaign_id, occurrence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        now,
-                        created_by,
-                        item_id,
-                        text,
-                        image,
-                        topic_id,
-                        audience.to_json(),
-                        send_at,
-                        campaign_id,
-                        occurrence,
-                    ),
-                )
-            except IntegrityError:
-                return None
-        return int(written.lastrowid or 0)
+            # DO NOTHING rather than catching the IntegrityError: on PostgreSQL a failed statement aborts the
+            # whole transaction. No row back: the occurrence (UNIQUE) was already created.
+            row = await tx.fetchone(
+                "INSERT INTO broadcasts (created_at, created_by, item_id, text, image, topic_id, audience,"
+                " send_at, campaign_id, occurrence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING RETURNING id",
+                (
+                    now,
+                    created_by,
+                    item_id,
+                    text,
+                    image,
+                    topic_id,
+                    audience.to_json(),
+                    send_at,
+                    campaign_id,
+                    occurrence,
+                ),
+            )
+        return int(row[0]) if row is not None else None
 
     async def get(self, broadcast_id: int) -> Broadcast | None:
         row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM broadcasts WHERE id = ?", (broadcast_id,))
@@ -258,8 +258,9 @@ class BroadcastStore:
                 audience_json, topic_id = chosen
                 where, params = self._audience_sql(Audience.from_json(audience_json), topic_id, channels)
                 await tx.execute(
-                    "INSERT OR IGNORE INTO broadcast_recipients (broadcast_id, resident_id)"
-                    f" SELECT ?, r.id FROM residents r WHERE {where}",
+                    # The WHERE is always there: SQLite needs one before ON CONFLICT after a SELECT.
+                    "INSERT INTO broadcast_recipients (broadcast_id, resident_id)"
+                    f" SELECT ?, r.id FROM residents r WHERE {where} ON CONFLICT DO NOTHING",
                     (broadcast_id, *params),
                 )
                 await tx.execute(
@@ -355,7 +356,7 @@ class BroadcastStore:
         """True the first time `key` is seen (so a warning is given once, whichever process sees it)."""
         async with self._db.atomic() as tx:
             written = await tx.execute(
-                "INSERT OR IGNORE INTO admin_notices (key, created_at) VALUES (?, ?)", (key, now)
+                "INSERT INTO admin_notices (key, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING", (key, now)
             )
         return written.rowcount == 1
 

@@ -31,14 +31,16 @@ class ConversationStore:
                 await tx.execute("DELETE FROM admin_drafts WHERE resident_id = ?", (resident_id,))
             else:
                 await tx.execute(
-                    "INSERT OR REPLACE INTO admin_drafts (resident_id, data, updated_at) VALUES (?, ?, ?)",
+                    "INSERT INTO admin_drafts (resident_id, data, updated_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT (resident_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
                     (resident_id, json.dumps(data, ensure_ascii=False), self._db.now()),
                 )
 
     async def save_choices(self, key: str, payloads: list[str]) -> None:
         async with self._db.atomic() as tx:
             await tx.execute(
-                "INSERT OR REPLACE INTO poll_payloads (poll_id, payloads, created_at) VALUES (?, ?, ?)",
+                "INSERT INTO poll_payloads (poll_id, payloads, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (poll_id) DO UPDATE SET payloads = excluded.payloads, created_at = excluded.created_at",
                 (key, json.dumps(payloads), self._db.now()),
             )
 
@@ -50,7 +52,9 @@ class ConversationStore:
         """True the first time a callback key is seen (a retried callback returns False)."""
         now = self._db.now()
         async with self._db.atomic() as tx:
-            written = await tx.execute("INSERT OR IGNORE INTO callback_seen (key, at) VALUES (?, ?)", (key[:200], now))
+            written = await tx.execute(
+                "INSERT INTO callback_seen (key, at) VALUES (?, ?) ON CONFLICT DO NOTHING", (key[:200], now)
+            )
             if written.rowcount == 1 and now % 100 == 0:  # now and then, forget old keys
                 await tx.execute("DELETE FROM callback_seen WHERE at < ?", (now - CALLBACK_MEMORY,))
         return written.rowcount == 1

@@ -95,7 +95,9 @@ class Batch:
     def claim_once(self, key: str) -> bool:
         """True the first time `key` is claimed, False ever after. A transaction doing a one-off job (importing
         a file) claims its key first, so a crash after its commit cannot make it run twice."""
-        written = self.execute("INSERT OR IGNORE INTO done_once (key, done_at) VALUES (?, ?)", (key, self._now))
+        written = self.execute(
+            "INSERT INTO done_once (key, done_at) VALUES (?, ?) ON CONFLICT DO NOTHING", (key, self._now)
+        )
         return written.rowcount == 1
 
 
@@ -289,6 +291,13 @@ class _Worker:
             raise
         self._connection = connection
 
+    def _connected(self) -> bool:
+        return self._connection is not None
+
+    def _idle(self) -> bool:
+        """Connected and outside any transaction: the write-behind source may have its turn."""
+        return self._connection is not None and not self._connection.in_transaction
+
     @property
     def connection(self) -> sqlite3.Connection:
         if self._connection is None:
@@ -336,7 +345,7 @@ class _Worker:
         while True:
             timeout = None
             source = self.source
-            if source is not None and self._connection is not None and not self._connection.in_transaction:
+            if source is not None and self._idle():
                 try:
                     wait = source.due(time.monotonic())
                 except Exception:
@@ -367,7 +376,7 @@ class _Worker:
         """One batch of the source, in its own transaction; returns the error (already reported to the source).
         `forced`: now, even if the source is backing off."""
         source = self.source
-        if source is None or self._connection is None:
+        if source is None or not self._connected():
             return None
         if forced and source.due(time.monotonic()) is None:
             return None
@@ -497,7 +506,14 @@ class Database:
         clock: Clock = time.time,
         zone_offset: int = DEFAULT_ZONE_OFFSET,
         readers: int = READERS,
+        spill_dir: Path | None = None,
     ) -> Database:
+        """A SQLite file (or `:memory:`), or a PostgreSQL server when `path` is a postgresql:// URL (then
+        `spill_dir` is where events the server refused are saved, as they are beside a SQLite file)."""
+        if str(path).startswith(("postgresql://", "postgres://")):
+            from bot.storage.postgres import PostgresDatabase
+
+            return await PostgresDatabase.connect(str(path), clock, zone_offset, readers, spill_dir)
         memory = str(path) == ":memory:"
         if not memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -533,6 +549,8 @@ class Database:
             if self._serving_lock is not None:
                 os.close(self._serving_lock)  # releases the lock
                 self._serving_lock = None
+
+    shared = False  # one bot process per SQLite file (claim_serving); a server database may have several
 
     def claim_serving(self) -> None:
         """Refuse a second `bot run` on the same SQLite file: both would poll and answer every update.
@@ -621,15 +639,10 @@ class Database:
 
     async def migrate(self, migrations: Iterable[Migration] = MIGRATIONS) -> list[int]:
         """Apply migrations newer than the database, each in its own transaction; returns the versions applied."""
-        if not await self.fetchone("SELECT 1 FROM sqlite_master WHERE name = 'done_once'"):
+        if not await self.has_table("done_once"):
             async with self.atomic() as tx:  # the database's own bookkeeping, beside the stores' schema
-                await tx.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
-                )
-                await tx.execute(
-                    "CREATE TABLE IF NOT EXISTS done_once (key TEXT PRIMARY KEY, done_at INTEGER NOT NULL)"
-                )
+                for statement in BOOKKEEPING:
+                    await tx.execute(self.ddl(statement))
         done = {row[0] for row in await self.fetchall("SELECT version FROM schema_migrations")}
         applied = []
         for migration in sorted(migrations, key=lambda m: m.version):
@@ -638,7 +651,7 @@ class Database:
             async with self.atomic() as tx:
                 # executescript would COMMIT first; run the statements one by one instead.
                 for statement in split_sql(migration.sql):
-                    await tx.execute(statement)
+                    await tx.execute(self.ddl(statement))
                 await tx.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     (migration.version, migration.name, self.now()),
@@ -647,8 +660,25 @@ class Database:
             log.info("applied migration %d: %s", migration.version, migration.name)
         return applied
 
+    async def has_table(self, name: str) -> bool:
+        return await self.fetchone("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)) is not None
+
+    async def continue_ids(self, tx: Transaction, table: str) -> None:
+        """After rows were copied in with their ids, make new rows' ids follow them (SQLite does by itself)."""
+
+    def ddl(self, statement: str) -> str:
+        """A migration's statement as this backend runs it (migrations are written in SQLite's dialect)."""
+        return statement
+
     async def schema_version(self) -> int:
         return int(await self.fetchvalue("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") or 0)
+
+
+BOOKKEEPING = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS done_once (key TEXT PRIMARY KEY, done_at INTEGER NOT NULL)",
+)
 
 
 def split_sql(script: str) -> list[str]:

@@ -118,13 +118,13 @@ class LedgerStore:
                 if existing is not None:
                     duplicates.append((index, existing))
                     continue
-                written = await tx.execute(
+                inserted = await tx.fetchone(
                     "INSERT INTO ledger (day, type, count, place_id, location, topic_id, title, speaker, organiser,"
                     " note, evidence, fingerprint, created_at, created_by)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (*_values(entry), entry.fingerprint, now, actor),
                 )
-                entry_id = int(written.lastrowid or 0)
+                entry_id = int(inserted[0]) if inserted is not None else 0
                 ids.append(entry_id)
                 audit(entry_id, action, None, replace(entry, id=entry_id, created_at=now, created_by=actor))
             await audit.write()
@@ -195,7 +195,7 @@ class LedgerStore:
         params: tuple[Any, ...] = (entry_id, limit) if entry_id is not None else (limit,)
         rows = await self._db.fetchall(
             "SELECT * FROM (SELECT id, entry_id, action, actor, at, before, after FROM ledger_audit"
-            f" {where} ORDER BY id DESC LIMIT ?) ORDER BY id",
+            f" {where} ORDER BY id DESC LIMIT ?) AS recent ORDER BY id",
             params,
         )
         return [

@@ -417,4 +417,36 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX web_audit_at ON web_audit (at);
         """,
     ),
+    Migration(
+        13,
+        "several bot processes on one database: recipient batches claimed with a lease, live processes, turns",
+        """
+        -- A batch of a broadcast's recipients taken by one process until claimed_until (renewed while it sends):
+        -- both processes send the same broadcast, and a killed one's batch is taken over when its lease runs out.
+        ALTER TABLE broadcast_recipients ADD COLUMN claimed_by TEXT;
+        ALTER TABLE broadcast_recipients ADD COLUMN claimed_until INTEGER;
+
+        -- The bot processes serving this database, each seen every few seconds: the channel's send budget (e.g.
+        -- Telegram's 30 messages a second per bot) is shared among those alive.
+        CREATE TABLE bot_processes (
+            owner TEXT PRIMARY KEY,              -- host:pid:random, as the broadcast worker names itself
+            started_at INTEGER NOT NULL,
+            seen_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+
+        -- One resident's updates in the order they arrived, whichever process they reached: a ticket per update,
+        -- taken when it arrives (a repeated delivery finds its ticket: answered once), done when answered.
+        CREATE TABLE turn_tickets (
+            channel TEXT NOT NULL,
+            update_key TEXT NOT NULL,            -- the channel's id of the update (Telegram update_id, WeCom MsgId)
+            resident_key TEXT NOT NULL,          -- whose turn: the channel's user or chat id
+            seq INTEGER NOT NULL,                -- arrival order among the resident's tickets
+            owner TEXT NOT NULL,
+            taken_at INTEGER NOT NULL,
+            done_at INTEGER,
+            PRIMARY KEY (channel, update_key)
+        ) WITHOUT ROWID;
+        CREATE INDEX turn_tickets_waiting ON turn_tickets (channel, resident_key, done_at, seq);
+        """,
+    ),
 )

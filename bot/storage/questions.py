@@ -22,7 +22,7 @@ class QuestionLog:
         async with self._db.atomic() as tx:
             await tx.execute(
                 "INSERT INTO unanswered (question, asked, first_asked, last_asked) VALUES (?, 1, ?, ?)"
-                " ON CONFLICT DO UPDATE SET asked = asked + 1, last_asked = excluded.last_asked",
+                " ON CONFLICT (question) DO UPDATE SET asked = unanswered.asked + 1, last_asked = excluded.last_asked",
                 (question[:200], now, now),
             )
 

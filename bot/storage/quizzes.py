@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from bot.storage.db import Database, IntegrityError, Row
+from bot.storage.db import Database, Row
 
 
 @dataclass(frozen=True)
@@ -97,26 +97,27 @@ class QuizStore:
                 "UPDATE quiz_sessions SET status = 'abandoned' WHERE resident_id = ? AND status = 'active'",
                 (resident_id,),
             )
-            try:
-                written = await tx.execute(
-                    "INSERT INTO quiz_sessions (resident_id, mode, topic_id, day, question_ids, option_orders,"
-                    " place_id, channel, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        resident_id,
-                        mode,
-                        topic_id,
-                        day,
-                        json.dumps(question_ids),
-                        json.dumps(option_orders),
-                        place_id,
-                        channel,
-                        now,
-                    ),
-                )
-            except IntegrityError:
-                return None  # one daily quiz per resident per day
-            session_id = written.lastrowid
-        return await self.session(int(session_id or 0))
+            # DO NOTHING rather than catching the IntegrityError: on PostgreSQL a failed statement aborts the
+            # whole transaction, and the UPDATE above would be rolled back with it.
+            inserted = await tx.fetchone(
+                "INSERT INTO quiz_sessions (resident_id, mode, topic_id, day, question_ids, option_orders,"
+                " place_id, channel, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING RETURNING id",
+                (
+                    resident_id,
+                    mode,
+                    topic_id,
+                    day,
+                    json.dumps(question_ids),
+                    json.dumps(option_orders),
+                    place_id,
+                    channel,
+                    now,
+                ),
+            )
+            if inserted is None:
+                return None  # one daily quiz per resident per day (quiz_sessions_one_daily)
+        return await self.session(int(inserted[0]))
 
     async def session(self, session_id: int) -> QuizSession | None:
         return await self._one(f"SELECT {_COLUMNS} FROM quiz_sessions WHERE id = ?", (session_id,))
@@ -141,8 +142,8 @@ class QuizStore:
         question_id = session.question_ids[position]
         async with self._db.atomic() as tx:
             written = await tx.execute(
-                "INSERT OR IGNORE INTO quiz_answers (session_id, position, resident_id, question_id, chosen,"
-                " correct, answered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO quiz_answers (session_id, position, resident_id, question_id, chosen,"
+                " correct, answered_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (session.id, position, session.resident_id, question_id, chosen, int(correct), now),
             )
             if written.rowcount == 0:
@@ -154,7 +155,7 @@ class QuizStore:
                     " status = CASE WHEN ? THEN 'finished' ELSE status END,"
                     " finished_at = CASE WHEN ? THEN ? ELSE finished_at END"
                     " WHERE id = ? AND position = ? AND status = 'active'",
-                    (int(correct), int(last), int(last), now, session.id, position),
+                    (int(correct), last, last, now, session.id, position),
                 )
                 if advanced.rowcount == 0:  # not the current question any more: undo the answer row
                     await tx.execute(
@@ -196,8 +197,8 @@ class QuizStore:
     async def best_topic_scores(self, resident_id: int) -> dict[str, float]:
         """Best share of correct answers per topic over finished topic quizzes."""
         rows = await self._db.fetchall(
-            "SELECT topic_id, MAX(CAST(correct AS REAL) / json_array_length(question_ids)) FROM quiz_sessions"
-            " WHERE resident_id = ? AND mode = 'topic' AND status = 'finished' GROUP BY topic_id",
+            "SELECT topic_id, MAX(CAST(correct AS DOUBLE PRECISION) / json_array_length(question_ids))"
+            " FROM quiz_sessions WHERE resident_id = ? AND mode = 'topic' AND status = 'finished' GROUP BY topic_id",
             (resident_id,),
         )
         return {row[0]: float(row[1]) for row in rows}
@@ -207,7 +208,7 @@ class QuizStore:
     async def place_scores(self) -> list[PlaceScore]:
         rows = await self._db.fetchall(
             "SELECT place_id, COUNT(DISTINCT resident_id),"
-            " AVG(CAST(correct AS REAL) / json_array_length(question_ids))"
+            " AVG(CAST(correct AS DOUBLE PRECISION) / json_array_length(question_ids))"
             f" FROM quiz_sessions WHERE {_SCORED} AND place_id IS NOT NULL GROUP BY place_id"
         )
         return [PlaceScore(row[0], int(row[1]), float(row[2])) for row in rows]
@@ -218,7 +219,7 @@ class QuizStore:
             "SELECT s.resident_id, SUM(s.correct) AS points, r.public_name FROM quiz_sessions s"
             " JOIN residents r ON r.id = s.resident_id"
             " WHERE s.status = 'finished' AND s.mode IN ('topic', 'daily')"
-            " GROUP BY s.resident_id ORDER BY points DESC, MIN(s.finished_at)"
+            " GROUP BY s.resident_id, r.public_name ORDER BY points DESC, MIN(s.finished_at)"
         )
         return [ResidentPoints(int(row[0]), int(row[1]), row[2]) for row in rows]
 

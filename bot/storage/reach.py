@@ -66,19 +66,22 @@ class ReachEvent:
 
 
 _INSERT_EVENT = f"INSERT INTO reach_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+# The event's month in the town's zone: (ts, zone offset). Typed, since PostgreSQL cannot infer `? + ?`.
+_MONTH = "strftime('%Y-%m', CAST(? AS BIGINT) + CAST(? AS BIGINT), 'unixepoch')"
 _ROLLUP_REACH = (
     "INSERT INTO reach_monthly (month, resident_id, topic_id, place_id, channel, deliveries)"
-    " VALUES (strftime('%Y-%m', ? + ?, 'unixepoch'), ?, ?, ?, ?, 1)"
-    " ON CONFLICT DO UPDATE SET deliveries = deliveries + 1"
+    f" VALUES ({_MONTH}, ?, ?, ?, ?, 1)"
+    " ON CONFLICT (month, resident_id, topic_id, place_id, channel)"
+    " DO UPDATE SET deliveries = reach_monthly.deliveries + 1"
 )
 _ROLLUP_QUIZ = (
     "INSERT INTO quiz_monthly (month, question_id, place_id, answers, correct)"
-    " VALUES (strftime('%Y-%m', ? + ?, 'unixepoch'), ?, ?, 1, ?)"
-    " ON CONFLICT DO UPDATE SET answers = answers + 1, correct = correct + excluded.correct"
+    f" VALUES ({_MONTH}, ?, ?, 1, ?)"
+    " ON CONFLICT (month, question_id, place_id)"
+    " DO UPDATE SET answers = quiz_monthly.answers + 1, correct = quiz_monthly.correct + excluded.correct"
 )
 _ROLLUP_PARTICIPANT = (
-    "INSERT OR IGNORE INTO quiz_participants_monthly (month, resident_id)"
-    " VALUES (strftime('%Y-%m', ? + ?, 'unixepoch'), ?)"
+    f"INSERT INTO quiz_participants_monthly (month, resident_id) VALUES ({_MONTH}, ?) ON CONFLICT DO NOTHING"
 )
 
 
@@ -433,7 +436,7 @@ class ReachLog:
         if unknown:
             raise ValueError(f"unknown event columns {sorted(unknown)}")
         # Column names come from the fixed EVENT_COLUMNS above, values are parameters.
-        clause = " AND ".join(f"{k} = ?" for k in where) or "1"
+        clause = " AND ".join(f"{k} = ?" for k in where) or "TRUE"
         query = f"SELECT COUNT(*) FROM reach_events WHERE {clause}"
         return int(await self._db.fetchvalue(query, tuple(where.values())))
 
@@ -469,7 +472,7 @@ def _touch_statements(seen: dict[int, int], per_statement: int = 300) -> list[tu
     statements = []
     for start in range(0, len(items), per_statement):
         chunk = items[start : start + per_statement]
-        cases = " ".join("WHEN ? THEN ?" for _ in chunk)
+        cases = " ".join("WHEN ? THEN CAST(? AS BIGINT)" for _ in chunk)
         marks = ", ".join("?" for _ in chunk)
         # Only placeholders are formatted into the statement; ids and times are parameters.
         sql = f"UPDATE residents SET last_seen = MAX(last_seen, CASE id {cases} END) WHERE id IN ({marks})"

@@ -59,14 +59,14 @@ class ReceiptStore:
     ) -> int:
         event = await tx.fetchone(
             "SELECT id, topic_id, place_id FROM reach_events WHERE resident_id = ? AND channel = ? AND kind = ?"
-            " AND ts = ? AND item_id IS ? AND broadcast_id IS ? LIMIT 1",
+            " AND ts = ? AND item_id IS NOT DISTINCT FROM ? AND broadcast_id IS NOT DISTINCT FROM ? LIMIT 1",
             (resident_id, channel, kind, ts, item_id, broadcast_id),
         )
         if event is None:
             return 0
         event_id, topic_id, place_id = event
         await tx.execute("DELETE FROM reach_events WHERE id = ?", (event_id,))
-        month = "strftime('%Y-%m', ? + ?, 'unixepoch')"  # the month the roll-up counted it in
+        month = "strftime('%Y-%m', CAST(? AS BIGINT) + CAST(? AS BIGINT), 'unixepoch')"  # as the roll-up counted it
         key = (ts, self._db.zone_offset, resident_id, topic_id or "", place_id or "", channel)
         where = f"month = {month} AND resident_id = ? AND topic_id = ? AND place_id = ? AND channel = ?"
         await tx.execute(f"UPDATE reach_monthly SET deliveries = deliveries - 1 WHERE {where}", key)

@@ -48,12 +48,12 @@ class RequestStore:
             await tx.execute(
                 "DELETE FROM help_requests WHERE status = 'offered' AND created_at < ?", (now - OFFER_LIFETIME,)
             )
-            written = await tx.execute(
+            inserted = await tx.fetchone(
                 "INSERT INTO help_requests (created_at, resident_id, channel, place_id, dispute_id, question, status)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'offered')",
+                " VALUES (?, ?, ?, ?, ?, ?, 'offered') RETURNING id",
                 (now, resident_id, channel, place_id, dispute_id, question[:500]),
             )
-        return int(written.lastrowid or 0)
+        return int(inserted[0]) if inserted is not None else 0
 
     async def ask_phone(self, request_id: int, resident_id: int) -> bool:
         """The resident pressed 「请司法所联系我」 on their own offer."""

@@ -44,10 +44,10 @@ class ResidentStore:
             self._reach.touch(resident.id, now)
             return replace(resident, last_seen=now), False
         async with self._db.atomic() as tx:
-            # INSERT OR IGNORE: two first messages racing from the same person create one row.
+            # ON CONFLICT DO NOTHING: two first messages racing from the same person create one row.
             written = await tx.execute(
-                "INSERT OR IGNORE INTO residents (channel, external_id, display_name, language, first_seen, last_seen)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO residents (channel, external_id, display_name, language, first_seen, last_seen)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (channel, external_id, display_name[:64], language, now, now),
             )
         resident = await self.find(channel, external_id)
@@ -102,7 +102,7 @@ class ResidentStore:
                 )
             else:
                 await tx.execute(
-                    "INSERT OR IGNORE INTO topic_optouts (resident_id, topic_id) VALUES (?, ?)",
+                    "INSERT INTO topic_optouts (resident_id, topic_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                     (resident_id, topic_id),
                 )
 

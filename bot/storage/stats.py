@@ -131,7 +131,8 @@ class StatsStore:
         if span.whole_months_only:
             rows = await self._rows(
                 "SELECT COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT resident_id, SUM(deliveries) AS n"
-                f" FROM reach_monthly INDEXED BY reach_monthly_resident WHERE {MONTHS} GROUP BY resident_id)",
+                f" FROM reach_monthly INDEXED BY reach_monthly_resident WHERE {MONTHS} GROUP BY resident_id)"
+                " AS per_resident",
                 span.params(),
             )
             return Counts(int(rows[0][0]), int(rows[0][1]))
@@ -176,7 +177,7 @@ class StatsStore:
         )
         people = await self._rows(
             f"SELECT COUNT(*) FROM (SELECT resident_id FROM quiz_participants_monthly WHERE {MONTHS}"
-            f" UNION SELECT resident_id FROM reach_events WHERE kind = 'quiz_answer' AND {RAW})",
+            f" UNION SELECT resident_id FROM reach_events WHERE kind = 'quiz_answer' AND {RAW}) AS people",
             span.params(),
         )
         return QuizTotals(int(counts[0][0]), int(counts[0][1]), int(people[0][0]))
@@ -195,7 +196,7 @@ class StatsStore:
     async def quiz_completion(self, start: int, end: int) -> QuizCompletion:
         """(quizzes started, quizzes finished) among those started in the period."""
         rows = await self._rows(
-            "SELECT COUNT(*), SUM(status = 'finished') FROM quiz_sessions WHERE started_at >= :start"
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE status = 'finished') FROM quiz_sessions WHERE started_at >= :start"
             " AND started_at < :end AND channel != 'console'",
             {"start": start, "end": end},
         )
@@ -228,7 +229,7 @@ class StatsStore:
     async def daily_channel_deliveries(self, channel: str, start: int, end: int) -> dict[str, int]:
         """Deliveries per local day (YYYY-MM-DD) on one channel, for comparing with the platform's own figures."""
         rows = await self._rows(
-            "SELECT date(ts + :offset, 'unixepoch'), COUNT(*) FROM reach_events"
+            "SELECT strftime('%Y-%m-%d', ts + :offset, 'unixepoch'), COUNT(*) FROM reach_events"
             " WHERE channel = :channel AND ts >= :start AND ts < :end GROUP BY 1",
             {"channel": channel, "start": start, "end": end, "offset": self._db.zone_offset},
         )
@@ -244,8 +245,8 @@ class StatsStore:
     async def requests(self, start: int, end: int) -> RequestCounts:
         """Legal-service requests (群众诉求) made in the period, and how many of them are done."""
         rows = await self._rows(
-            "SELECT COUNT(*), COALESCE(SUM(status = 'done'), 0) FROM help_requests WHERE status IN ('open', 'done')"
-            " AND created_at >= :start AND created_at < :end AND channel != 'console'",
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE status = 'done') FROM help_requests"
+            " WHERE status IN ('open', 'done') AND created_at >= :start AND created_at < :end AND channel != 'console'",
             {"start": start, "end": end},
         )
         return RequestCounts(int(rows[0][0]), int(rows[0][1]))
@@ -265,7 +266,7 @@ class StatsStore:
             "SELECT r.place_id, r.display_name, r.channel, r.external_id FROM residents r"
             " WHERE r.channel != 'console' AND r.blocked = 0 AND NOT EXISTS (SELECT 1 FROM quiz_sessions s"
             " WHERE s.resident_id = r.id AND s.mode = 'topic' AND s.topic_id = :topic AND s.status = 'finished')"
-            " ORDER BY r.place_id, r.id",
+            " ORDER BY r.place_id NULLS FIRST, r.id",
             {"topic": topic_id},
         )
         return [PendingResident(row[0], row[1], row[2], row[3]) for row in rows]

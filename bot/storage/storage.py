@@ -14,6 +14,7 @@ from bot.storage.broadcasts import BroadcastStore
 from bot.storage.conversations import ConversationStore
 from bot.storage.db import DEFAULT_ZONE_OFFSET, Clock, Database
 from bot.storage.ledger import LedgerStore
+from bot.storage.processes import ProcessRegistry
 from bot.storage.questions import QuestionLog
 from bot.storage.quizzes import QuizStore
 from bot.storage.reach import FLUSH_INTERVAL, FLUSH_SIZE, MAX_PENDING, ReachLog
@@ -21,6 +22,7 @@ from bot.storage.receipts import ReceiptStore
 from bot.storage.requests import RequestStore
 from bot.storage.residents import ResidentStore
 from bot.storage.stats import StatsStore
+from bot.storage.turns import TurnTickets
 from bot.storage.web_sessions import WebStore
 from bot.storage.windows import WindowStore
 
@@ -46,6 +48,8 @@ class Storage:
         self.windows = WindowStore(db)
         self.receipts = ReceiptStore(db, self.reach)
         self.web = WebStore(db)
+        self.processes = ProcessRegistry(db)
+        self.turns = TurnTickets(db)
         self._closed = False
 
     @classmethod
@@ -57,10 +61,12 @@ class Storage:
         flush_size: int = FLUSH_SIZE,
         zone_offset: int = DEFAULT_ZONE_OFFSET,
         max_pending: int = MAX_PENDING,
+        data_dir: Path | None = None,
     ) -> Storage:
-        """Open (creating if needed) and migrate the database at `path`, then import the reach events an earlier
-        run could not write and saved beside it."""
-        db = await Database.open(path, clock, zone_offset)
+        """Open (creating if needed) and migrate the database at `path` — a SQLite file or a postgresql:// URL —
+        then import the reach events an earlier run could not write and saved beside it (in `data_dir` for a
+        server)."""
+        db = await Database.open(path, clock, zone_offset, spill_dir=data_dir)
         try:
             await db.migrate()
             storage = cls(db, flush_interval, flush_size, max_pending)
@@ -69,6 +75,11 @@ class Storage:
             await db.close()
             raise
         return storage
+
+    @property
+    def shared(self) -> bool:
+        """Several bot processes may serve this database at once (a server, not a SQLite file)."""
+        return self.db.shared
 
     def claim_serving(self) -> None:
         """Make this process the only bot serving this database (raises `DatabaseBusy` otherwise)."""

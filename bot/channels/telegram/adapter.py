@@ -119,7 +119,7 @@ class TelegramChannel:
             .base_file_url(file_base_url(self.settings.telegram_api_base_url))
             .request(self._requests[0])
             .get_updates_request(self._requests[1])
-            .concurrent_updates(PerResidentUpdateProcessor(256))
+            .concurrent_updates(PerResidentUpdateProcessor(256, self._turn))
         )
         if self.webhook:
             builder = builder.updater(None)  # our aiohttp server feeds update_queue
@@ -179,7 +179,17 @@ class TelegramChannel:
             update = Update.de_json(data, self.application.bot)
         except Exception as exc:  # de_json raises TypeError, KeyError, AttributeError, OverflowError, RecursionError...
             raise ValueError("not a Telegram update") from exc
+        # Several processes behind one load balancer: a ticket now, before Telegram hears back, keeps the
+        # resident's order (and answers a repeated delivery once).
+        resident = PerResidentUpdateProcessor._key(update)
+        if not await self.state.arrived(CHANNEL, str(update.update_id), str(resident)):
+            return
         await self.application.update_queue.put(update)
+
+    def _turn(self, update_key: str) -> contextlib.AbstractAsyncContextManager[None]:
+        if not self.webhook:  # long polling: one process gets the updates, in order
+            return contextlib.nullcontext()
+        return self.state.in_turn(CHANNEL, update_key)
 
     # -- handlers ----------------------------------------------------------------------------
 

@@ -118,7 +118,7 @@ def _leave_signals_to_the_parent() -> None:
 def _names_only(catalog: Catalog) -> Catalog:
     """What a chart needs of the content (topic and place names), small to hand to the drawing process."""
     topics = tuple(dataclasses.replace(topic, tips=(), quiz=()) for topic in catalog.topics)
-    return Catalog(town=catalog.town, topics=topics, places=catalog.places)
+    return Catalog(town=catalog.town, topics=topics, places=catalog.places, townships=catalog.townships)
 
 
 def _observe(drawing: asyncio.Task[bytes]) -> None:
