@@ -48,10 +48,15 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
         running = _Running()
         worker = None
         console = None
+        sharing: asyncio.Task[None] | None = None
         try:
             for name, starter in _starters(app, settings):
                 await running.start(name, starter)
             worker = _start_broadcasts(app, settings, running.channels)
+            if app.storage.shared:  # several processes may serve this database: share the limits among them
+                sharing = asyncio.get_running_loop().create_task(
+                    _share_limits(app, settings, running, worker), name="share-limits"
+                )
             if settings.web_listen:
                 console = await _start_console(app, settings)
             _install_signals(app, stop)
@@ -62,6 +67,10 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
             # Docker kills 10 s after SIGTERM: finish what is in hand for a few seconds, then stop anyway, so
             # the reach events are flushed before the kill (the storage closes after this block).
             deadline = asyncio.get_running_loop().time() + settings.shutdown_grace
+            if sharing is not None:
+                sharing.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await sharing
             if worker is not None:
                 await _until(deadline, worker.stop(), "the broadcast batch in hand")  # recorded, or resent later
             await _until(deadline, running.stop(), "replies in hand")
@@ -257,6 +266,37 @@ def _start_broadcasts(app: App, settings: Settings, channels: dict[str, Channel]
     )
     worker.start()
     return worker
+
+
+SHARE_EVERY = 2.0  # seconds between heartbeats of a process serving a shared database
+ALIVE_WITHIN = 6  # seconds: a process not seen for this long no longer counts (its share goes to the others)
+
+
+async def _share_limits(app: App, settings: Settings, running: _Running, worker: BroadcastWorker) -> None:
+    """Several processes send for one bot: each takes 1/n of its limits (Telegram's ~30 messages a second, the
+    broadcast pace), n being the processes alive — re-read every SHARE_EVERY seconds. A process that starts sends
+    at its share from its first heartbeat on; the others learn of it within SHARE_EVERY."""
+    owner = worker.owner
+    shown = 0
+    try:
+        while True:
+            try:
+                alive = await app.storage.processes.heartbeat(owner, ALIVE_WITHIN)
+            except Exception as exc:  # keep the last share: a busy database now and then
+                log.warning("could not count the bot processes (%s); keeping the last share", _brief(exc))
+            else:
+                if alive != shown:
+                    log.info("%d bot process(es) share this database: each sends 1/%d of the limits", alive, alive)
+                    shown = alive
+                for channel in list(running.channels.values()):
+                    share_limits = getattr(channel, "share_limits", None)
+                    if share_limits is not None:
+                        share_limits(1.0 / alive)
+                worker.share_limits(1.0 / alive)
+            await asyncio.sleep(SHARE_EVERY)
+    finally:
+        with contextlib.suppress(Exception):
+            await app.storage.processes.leave(owner)
 
 
 def _allowed_updates() -> list[str]:

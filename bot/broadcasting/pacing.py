@@ -33,6 +33,11 @@ class Pacer:
         if delay > 0:
             await asyncio.sleep(delay)
 
+    def set_rate(self, rate: float) -> None:
+        """Pace at `rate` from the next slot on (this process's share of a limit several processes share)."""
+        if rate > 0:
+            self.interval = 1.0 / rate
+
     def pause(self, seconds: float) -> None:
         """Telegram said 429 retry_after: nobody sends until then."""
         until = self._clock() + seconds

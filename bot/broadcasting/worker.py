@@ -97,6 +97,12 @@ class BroadcastWorker:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
+    def share_limits(self, share: float) -> None:
+        """Pace at `share` of BROADCAST_RATE (the channels without a budget of their own: WeCom)."""
+        self.pacer.set_rate(self.settings.rate * share)
+        if self.ceiling is not None:
+            self.ceiling.set_rate(self.settings.rate * share)
+
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="broadcast-worker")
 
@@ -125,23 +131,28 @@ class BroadcastWorker:
                     await asyncio.wait_for(self._stopping.wait(), wait)
 
     async def run_once(self) -> bool:
-        """Send one due broadcast to completion (or until stopped). False when nothing was due."""
+        """Send batches of one broadcast with work until none is left for this process (or it is stopped); False
+        when nothing was due. Several processes on one database send the same broadcast side by side: each
+        batch is claimed (`claim_batch`) and held while it is sent; a batch whose process went silent longer
+        than the lease is claimed again by another, so a killed process costs at most one batch sent twice."""
         now = int(self.clock())
         broadcast = await self.store.claim_due(self.owner, now, self.settings.lease, list(self.channels))
         if broadcast is None:
             return False
-        log.info("broadcast %d: sending to %d recipients", broadcast.id, broadcast.targeted)
+        log.info("broadcast %d: sending (%d recipients)", broadcast.id, broadcast.targeted)
         while not self._stopping.is_set():
-            recipients = await self.store.pending(broadcast.id, self.settings.batch_size)
+            recipients = await self.store.claim_batch(
+                broadcast.id, self.owner, int(self.clock()), self.settings.lease, self.settings.batch_size
+            )
             if not recipients:
                 break
-            # The lease is renewed while the batch is in flight, however long the pacer makes it wait
-            # (a 429's retry_after, WeCom's 60 s pause): only a silent process loses its broadcast.
-            async with self._holding_lease(broadcast.id) as lease:
+            # The claim is renewed while the batch is in flight, however long the pacer makes it wait
+            # (a 429's retry_after, WeCom's 60 s pause): only a silent process loses its batch.
+            async with self._holding_claim(broadcast.id) as claim:
                 outcomes, events = await self._send_batch(broadcast, recipients)
             await self.store.record(broadcast.id, outcomes, events, int(self.clock()))
             await self._remember_receipts(outcomes, events)
-            if lease.lost or not await self._renew(broadcast.id):
+            if claim.lost:
                 log.warning("broadcast %d: cancelled or taken over; stopping", broadcast.id)
                 return True
         if await self.store.finish_if_done(broadcast.id, int(self.clock())):
@@ -149,22 +160,20 @@ class BroadcastWorker:
             log.info("broadcast %d: done %s", broadcast.id, progress.as_dict())
         return True
 
-    async def _renew(self, broadcast_id: int) -> bool:
-        return await self.store.renew_lease(broadcast_id, self.owner, int(self.clock()) + self.settings.lease)
-
     @contextlib.asynccontextmanager
-    async def _holding_lease(self, broadcast_id: int) -> AsyncIterator[_Lease]:
+    async def _holding_claim(self, broadcast_id: int) -> AsyncIterator[_Lease]:
         lease = _Lease()
 
         async def keep_renewing() -> None:
             while True:
                 await asyncio.sleep(max(0.5, self.settings.lease / 3))
                 try:
-                    if not await self._renew(broadcast_id):
+                    until = int(self.clock()) + self.settings.lease
+                    if not await self.store.renew_claims(broadcast_id, self.owner, until):
                         lease.lost = True
                         return
                 except Exception:  # a busy database now and then: the next renewal comes well before expiry
-                    log.warning("broadcast %d: renewing the lease failed; trying again", broadcast_id)
+                    log.warning("broadcast %d: renewing the claim failed; trying again", broadcast_id)
 
         task = asyncio.get_running_loop().create_task(keep_renewing())
         try:

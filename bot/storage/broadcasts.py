@@ -236,12 +236,19 @@ class BroadcastStore:
     # -- sending -----------------------------------------------------------------------------
 
     async def claim_due(self, owner: str, now: int, lease: int, channels: Sequence[str]) -> Broadcast | None:
-        """Take the next due broadcast (or one whose sender's lease ran out) for this process."""
+        """The next broadcast with work for this process: a due one (its audience fixed now, when sending starts),
+        or one being sent whose recipients are not all claimed (every process sends the same broadcast, batch by
+        batch: `claim_batch`), or one left with nothing pending to be marked done."""
         async with self._db.atomic() as tx:
             row = await tx.fetchone(
-                "SELECT id, status FROM broadcasts WHERE (status = 'scheduled' AND send_at <= ?)"
-                " OR (status = 'sending' AND (lease_until < ? OR lease_owner = ?)) ORDER BY send_at, id LIMIT 1",
-                (now, now, owner),
+                "SELECT id, status FROM broadcasts b WHERE (status = 'scheduled' AND send_at <= ?)"
+                " OR (status = 'sending' AND (EXISTS (SELECT 1 FROM broadcast_recipients q"
+                " WHERE q.broadcast_id = b.id AND q.status = 'pending'"
+                " AND (q.claimed_until IS NULL OR q.claimed_until < ?))"
+                " OR NOT EXISTS (SELECT 1 FROM broadcast_recipients q"
+                " WHERE q.broadcast_id = b.id AND q.status = 'pending')))"
+                " ORDER BY send_at, id LIMIT 1",
+                (now, now),
             )
             if row is None:
                 return None
@@ -257,8 +264,8 @@ class BroadcastStore:
                 assert chosen is not None  # selected a moment ago in this same transaction
                 audience_json, topic_id = chosen
                 where, params = self._audience_sql(Audience.from_json(audience_json), topic_id, channels)
+                # SQLite needs the WHERE (always present here) to read ON CONFLICT as an upsert clause.
                 await tx.execute(
-                    # The WHERE is always there: SQLite needs one before ON CONFLICT after a SELECT.
                     "INSERT INTO broadcast_recipients (broadcast_id, resident_id)"
                     f" SELECT ?, r.id FROM residents r WHERE {where} ON CONFLICT DO NOTHING",
                     (broadcast_id, *params),
@@ -270,14 +277,43 @@ class BroadcastStore:
                 )
         return await self.get(broadcast_id)
 
-    async def renew_lease(self, broadcast_id: int, owner: str, until: int) -> bool:
-        """False when another process took the broadcast over (or it was cancelled): stop sending."""
+    async def claim_batch(self, broadcast_id: int, owner: str, now: int, lease: int, limit: int) -> list[Recipient]:
+        """Up to `limit` pending recipients nobody holds (or whose holder's lease ran out: a killed process), held
+        by this process until `now + lease` (renewed while it sends); none once the broadcast is cancelled."""
+        async with self._db.atomic() as tx:
+            rows = await tx.fetchall(
+                "SELECT resident_id FROM broadcast_recipients WHERE broadcast_id = ? AND status = 'pending'"
+                " AND (claimed_until IS NULL OR claimed_until < ?)"
+                " AND EXISTS (SELECT 1 FROM broadcasts WHERE id = ? AND status = 'sending')"
+                f" ORDER BY resident_id LIMIT ?{self._db.skip_locked}",
+                (broadcast_id, now, broadcast_id, limit),
+            )
+            ids = [int(row[0]) for row in rows]
+            if not ids:
+                return []
+            marks = ", ".join("?" * len(ids))
+            await tx.execute(
+                "UPDATE broadcast_recipients SET claimed_by = ?, claimed_until = ?"
+                f" WHERE broadcast_id = ? AND resident_id IN ({marks})",
+                (owner, now + lease, broadcast_id, *ids),
+            )
+            found = await tx.fetchall(
+                "SELECT r.id, r.channel, r.external_id, r.language, r.place_id FROM residents r"
+                f" WHERE r.id IN ({marks}) ORDER BY r.id",
+                tuple(ids),
+            )
+        return [Recipient(int(row[0]), row[1], row[2], row[3], row[4]) for row in found]
+
+    async def renew_claims(self, broadcast_id: int, owner: str, until: int) -> int:
+        """Hold this process's pending recipients of the broadcast longer; 0 when it holds none any more (taken
+        over after a silence longer than the lease, or cancelled): stop sending."""
         async with self._db.atomic() as tx:
             written = await tx.execute(
-                "UPDATE broadcasts SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'sending'",
-                (until, broadcast_id, owner),
+                "UPDATE broadcast_recipients SET claimed_until = ? WHERE broadcast_id = ? AND claimed_by = ?"
+                " AND status = 'pending' AND EXISTS (SELECT 1 FROM broadcasts WHERE id = ? AND status = 'sending')",
+                (until, broadcast_id, owner, broadcast_id),
             )
-        return written.rowcount == 1
+        return written.rowcount
 
     async def pending(self, broadcast_id: int, limit: int) -> list[Recipient]:
         rows = await self._db.fetchall(

@@ -551,6 +551,7 @@ class Database:
                 self._serving_lock = None
 
     shared = False  # one bot process per SQLite file (claim_serving); a server database may have several
+    skip_locked = ""  # appended to a SELECT that claims rows: SQLite has one writer, nothing to skip
 
     def claim_serving(self) -> None:
         """Refuse a second `bot run` on the same SQLite file: both would poll and answer every update.

@@ -368,6 +368,7 @@ class PostgresDatabase(Database):
             await self._pg_writer.close()
 
     shared = True
+    skip_locked = " FOR UPDATE SKIP LOCKED"  # rows another transaction is claiming are passed over, not waited for
 
     def claim_serving(self) -> None:
         """Several bot processes may serve one PostgreSQL database (that is what it is for): nothing to claim."""

@@ -186,6 +186,10 @@ class TelegramChannel:
             return
         await self.application.update_queue.put(update)
 
+    def share_limits(self, share: float) -> None:
+        """Send at `share` of TELEGRAM_RATE: the other bot processes on this database send for the same bot."""
+        self.budget.set_share(share)
+
     def _turn(self, update_key: str) -> contextlib.AbstractAsyncContextManager[None]:
         if not self.webhook:  # long polling: one process gets the updates, in order
             return contextlib.nullcontext()

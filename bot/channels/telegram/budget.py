@@ -89,25 +89,41 @@ class Budget:
         self.limits = limits = limits or Limits()
         self.clock = clock
         self.paused_until = -math.inf
+        self.share = 1.0
         if limits.unlimited:
             return
         self._slowed = 0.0  # share of `rate` given up after 429s, on top of the headroom
         self._last_429 = -math.inf
-        self._interval = self._spacing()
-        self._window_count = max(1, math.floor(limits.rate))
-        # As long as `rate` sends take on the schedule: it binds only when sends would get ahead of it, or when
-        # late sends left bunched up. Telegram counts per second: the headroom is the jitter allowed for.
-        self.guard_window = self._window_count / (limits.rate * (1 - limits.headroom))
-        # [when it left], per send, for the last 2 × rate sends: a send resumed late can be among the latest to leave
-        self._recent: deque[list[float]] = deque(maxlen=2 * self._window_count)
+        # `share`: this process's part of `rate` when several bot processes send for one bot (1/n of n alive):
+        # the limit is Telegram's per bot, not per process.
+        self._recent: deque[list[float]] = deque()
+        self._size_window()
         self._next = -math.inf  # the next slot on the schedule
         self._last = -math.inf  # the last grant
         self._group_window = 60.0 / (1 - limits.headroom)
         self._chats: dict[int, _Bucket] = {}
         self._groups: dict[int, deque[float]] = {}
 
+    def _size_window(self) -> None:
+        rate = self.limits.rate * self.share
+        self._interval = self._spacing()
+        self._window_count = max(1, math.floor(rate))
+        # As long as `rate` sends take on the schedule: it binds only when sends would get ahead of it, or when
+        # late sends left bunched up. Telegram counts per second: the headroom is the jitter allowed for.
+        self.guard_window = self._window_count / (rate * (1 - self.limits.headroom))
+        # [when it left], per send, for the last 2 × rate sends: a send resumed late can be among the latest to leave
+        self._recent = deque(self._recent, maxlen=2 * self._window_count)
+
+    def set_share(self, share: float) -> None:
+        """Send at `share` of `rate` from now on (several processes: each gets its part of the bot's limit)."""
+        share = min(1.0, max(0.01, share))
+        if self.limits.unlimited or share == self.share:
+            return
+        self.share = share
+        self._size_window()
+
     def _spacing(self) -> float:
-        return 1.0 / (self.limits.rate * (1 - self.limits.headroom - self._slowed))
+        return 1.0 / (self.limits.rate * self.share * (1 - self.limits.headroom - self._slowed))
 
     @property
     def pace(self) -> float:
@@ -204,6 +220,7 @@ class SendBudget:
     def __init__(self, limits: Limits | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.budget = Budget(limits, clock)
         self.clock = clock
+        self.set_share = self.budget.set_share
         self._waiting: list[_Waiter] = []
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
