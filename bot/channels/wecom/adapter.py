@@ -99,19 +99,23 @@ class WeComChannel:
                 fields.get("Event", ""),
             )
         )
-        if await self.state.first_delivery(f"wecom:{key}"):
-            task = asyncio.get_running_loop().create_task(self._handle(fields))
+        if not await self.state.first_delivery(f"wecom:{key}"):
+            return
+        # Several processes behind one load balancer: a ticket before WeCom hears back keeps the resident's order.
+        if await self.state.arrived(CHANNEL, key, fields.get("FromUserName", "")):
+            task = asyncio.get_running_loop().create_task(self._handle(fields, key))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _handle(self, fields: dict[str, str]) -> None:
+    async def _handle(self, fields: dict[str, str], key: str) -> None:
         user = fields.get("FromUserName", "")
         if not user:
             return
         lock = self._locks.setdefault(user, asyncio.Lock())
         self._waiting[user] = self._waiting.get(user, 0) + 1
         try:
-            async with lock:  # one resident's messages in order; others do not wait
+            # one resident's messages in order (on any process); others do not wait
+            async with lock, self.state.in_turn(CHANNEL, key):
                 try:
                     event = await self._event(user, fields)
                     if event is not None:
