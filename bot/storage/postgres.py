@@ -50,6 +50,7 @@ T = TypeVar("T")
 WRITE_LOCK = 0x70756661  # pg_advisory_xact_lock key every write transaction takes ("pufa")
 MIGRATE_LOCK = 0x70756662  # pg_advisory_lock key while migrating: two processes starting together
 CONNECT_TIMEOUT = 10.0
+_CONNECTION_LOST = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, ConnectionError)
 
 # SQLite's functions the stores use, as PostgreSQL functions of the same name and meaning (created in the first
 # schema of the search path, before the migrations; CREATE OR REPLACE under MIGRATE_LOCK).
@@ -167,6 +168,7 @@ class _PgWriter(_Worker):
     def __init__(self, name: str) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pg: asyncpg.Connection | None = None
+        self._dsn, self._server_settings = "", {}
         self.in_transaction = False
         super().__init__(name)
 
@@ -186,7 +188,16 @@ class _PgWriter(_Worker):
             raise _neutral(exc) from exc
 
     def _connect(self, dsn: str, server_settings: dict[str, str]) -> None:  # type: ignore[override]
+        self._dsn, self._server_settings = dsn, server_settings
         self._pg = self.run(asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT, server_settings=server_settings or None))
+
+    def _reconnect_if_lost(self) -> None:
+        """A server restarted or a connection cut (a file never goes away; a server may): connect again before a
+        transaction begins — never inside one, whose statements went with the old connection."""
+        if self._pg is not None and self._pg.is_closed() and not self.in_transaction:
+            log.warning("the database connection was lost; connecting again")
+            self._pg = None
+            self._connect(self._dsn, self._server_settings)
 
     @property
     def pg(self) -> asyncpg.Connection:
@@ -220,7 +231,17 @@ class _PgWriter(_Worker):
     def begin(self) -> None:
         if self.in_transaction:  # left open by a failure: never write inside someone else's transaction
             self.rollback()
-        self.run(self.pg.execute("BEGIN"))
+        self._reconnect_if_lost()
+        try:
+            self.run(self.pg.execute("BEGIN"))
+        except DatabaseError as exc:
+            if not isinstance(exc.__cause__, _CONNECTION_LOST):
+                raise
+            # The server ended the connection while it sat idle (a restart, a cut): BEGIN is the first to notice.
+            log.warning("the database connection was lost (%s); connecting again", type(exc.__cause__).__name__)
+            self._pg = None
+            self._connect(self._dsn, self._server_settings)
+            self.run(self.pg.execute("BEGIN"))
         self.in_transaction = True
         try:
             self.run(self.pg.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"))
@@ -377,8 +398,16 @@ class PostgresDatabase(Database):
         if self._closed:
             raise DatabaseError("Cannot operate on a closed database.")
         text, names = translate(sql)
+        args = arguments(names, params)
+        try:
+            async with self._pool.acquire() as connection:
+                return list(await connection.fetch(text, *args))
+        except _CONNECTION_LOST:  # a pooled connection the server ended (a restart): the pool makes a new one
+            log.warning("a read connection was lost; reading again on a new one")
+        except Exception as exc:
+            raise _neutral(exc) from exc
         async with self._pool.acquire() as connection:
-            return list(await _guarded(connection.fetch(text, *arguments(names, params))))
+            return list(await _guarded(connection.fetch(text, *args)))
 
     @contextlib.asynccontextmanager
     async def atomic(self) -> AsyncIterator[_PgTransaction]:  # type: ignore[override]
