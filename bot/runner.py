@@ -8,6 +8,7 @@ import logging
 import math
 import secrets
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -269,6 +270,7 @@ def _start_broadcasts(app: App, settings: Settings, channels: dict[str, Channel]
 
 
 SHARE_EVERY = 2.0  # seconds between heartbeats of a process serving a shared database
+PRUNE_EVERY = 150  # heartbeats (5 minutes) between prunings of answered turn tickets
 ALIVE_WITHIN = 6  # seconds: a process not seen for this long no longer counts (its share goes to the others)
 
 
@@ -278,8 +280,13 @@ async def _share_limits(app: App, settings: Settings, running: _Running, worker:
     at its share from its first heartbeat on; the others learn of it within SHARE_EVERY."""
     owner = worker.owner
     shown = 0
+    beats = 0
     try:
         while True:
+            beats += 1
+            if beats % PRUNE_EVERY == 0:  # answered turn tickets are kept a day (a repeated delivery comes sooner)
+                with contextlib.suppress(Exception):
+                    await app.storage.turns.prune(int(time.time()) - 86400)
             try:
                 alive = await app.storage.processes.heartbeat(owner, ALIVE_WITHIN)
             except Exception as exc:  # keep the last share: a busy database now and then

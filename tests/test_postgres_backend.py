@@ -128,3 +128,13 @@ def test_bot_db_selects_the_backend_and_the_password_stays_secret(tmp_path: Path
     alone = Settings.from_env({"BOT_DB": str(tmp_path / "x.sqlite3"), "BOT_DATA_DIR": str(tmp_path / "d")}, dotenv=None)
     assert alone.database == str(tmp_path / "x.sqlite3") and alone.data_dir == tmp_path / "d"
     assert Settings.from_env({"BOT_DB": str(tmp_path / "y.sqlite3")}, dotenv=None).data_dir == tmp_path
+
+
+async def test_answered_turn_tickets_are_pruned_open_ones_kept(storage: Storage) -> None:
+    turns = storage.turns
+    assert await turns.take("telegram", "1", "r", "a") and await turns.take("telegram", "2", "r", "b")
+    assert not await turns.take("telegram", "1", "r", "b")  # a repeated delivery
+    await turns.done("telegram", "1")
+    assert await turns.prune(storage.db.now() + 1) == 1
+    assert await turns.my_turn("telegram", "3", 10)  # no ticket (taken before an upgrade, say): never waits
+    assert await turns.my_turn("telegram", "2", 10)  # the open one stays, and is next
