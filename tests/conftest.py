@@ -49,6 +49,20 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path):
         await server.drop_schema(schema)
 
 
+@pytest.fixture
+async def postgres_database(postgres_server: object):
+    """A schema of its own on the run's PostgreSQL database, for tests that are about PostgreSQL only (several
+    processes, the backend itself): skipped with a reason without a server, required under CI."""
+    if isinstance(postgres_server, str):
+        pg.unavailable(postgres_server)
+    assert isinstance(postgres_server, pg.TestServer)
+    schema = await postgres_server.schema()
+    try:
+        yield postgres_server.target(schema)
+    finally:
+        await postgres_server.drop_schema(schema)
+
+
 def settings_for(database: str, tmp_path: Path, **changes: object) -> Settings:
     """Settings on this test's database (SQLite path or PostgreSQL URL), files in its folder."""
     on_server = database.startswith("postgresql://")

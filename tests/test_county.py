@@ -21,16 +21,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from bot.storage import Audience, Storage
 
-from . import pg
 from .conftest import CONTENT
 from .fakes.telegram_api import FakeTelegram
 from .test_run import free_port
@@ -47,18 +44,6 @@ class Process:
     @property
     def hook(self) -> str:
         return f"http://127.0.0.1:{self.port}/telegram/hook"
-
-
-@pytest.fixture
-async def county_db(postgres_server: object) -> AsyncIterator[str]:
-    if isinstance(postgres_server, str):
-        pg.unavailable(postgres_server)
-    assert isinstance(postgres_server, pg.TestServer)
-    schema = await postgres_server.schema()
-    try:
-        yield postgres_server.target(schema)
-    finally:
-        await postgres_server.drop_schema(schema)
 
 
 def start(fake: FakeTelegram, database: str, tmp_path: Path, name: str, **extra: str) -> Process:
@@ -122,13 +107,13 @@ async def residents(database: str, tmp_path: Path, users: range) -> None:
 
 
 async def test_two_processes_answer_5000_updates_once_each_in_each_residents_order(
-    fake: FakeTelegram, county_db: str, tmp_path: Path
+    fake: FakeTelegram, postgres_database: str, tmp_path: Path
 ) -> None:
     users = range(50_001, 50_251)  # 250 residents × 20 messages
     per_user = 20
-    await residents(county_db, tmp_path, users)
-    a = start(fake, county_db, tmp_path, "a", TELEGRAM_RATE="0")
-    b = start(fake, county_db, tmp_path, "b", TELEGRAM_RATE="0")
+    await residents(postgres_database, tmp_path, users)
+    a = start(fake, postgres_database, tmp_path, "a", TELEGRAM_RATE="0")
+    b = start(fake, postgres_database, tmp_path, "b", TELEGRAM_RATE="0")
     try:
         await asyncio.gather(serving(a), serving(b))
         for user in users:
@@ -226,26 +211,26 @@ def received(fake: FakeTelegram, marker: str) -> Counter[int]:
 
 
 async def test_two_workers_send_one_broadcast_once_each_within_the_shared_limit(
-    fake: FakeTelegram, county_db: str, tmp_path: Path
+    fake: FakeTelegram, postgres_database: str, tmp_path: Path
 ) -> None:
     users = range(60_001, 62_001)  # 2,000 residents
-    await residents(county_db, tmp_path, users)
+    await residents(postgres_database, tmp_path, users)
     for user in users:
         fake.user(user, f"U{user}")
     limit = 100.0  # the bot's limit in this test (Telegram's is ~30): the fake answers 429 beyond it
     fake.rate_limit = limit
-    a = start(fake, county_db, tmp_path, "a", TELEGRAM_RATE=str(limit))
-    b = start(fake, county_db, tmp_path, "b", TELEGRAM_RATE=str(limit))
+    a = start(fake, postgres_database, tmp_path, "a", TELEGRAM_RATE=str(limit))
+    b = start(fake, postgres_database, tmp_path, "b", TELEGRAM_RATE=str(limit))
     try:
         await asyncio.gather(serving(a), serving(b))
         await asyncio.sleep(5)  # both have counted each other (a heartbeat every 2 s)
         marker = "县司法局通知：两进程群发"
-        broadcast_id = await broadcast_to(county_db, tmp_path, marker)
+        broadcast_id = await broadcast_to(postgres_database, tmp_path, marker)
         started = time.monotonic()
         await fake.wait_for(lambda f: sum(received(f, marker).values()) >= len(users), timeout=120)
         elapsed = time.monotonic() - started
         await asyncio.sleep(2.0)
-        statuses, owners = await senders(county_db, tmp_path, broadcast_id)
+        statuses, owners = await senders(postgres_database, tmp_path, broadcast_id)
     finally:
         stderr = (await stop(a)) + (await stop(b))
     assert "Traceback" not in stderr, stderr[-3000:]
@@ -261,21 +246,21 @@ async def test_two_workers_send_one_broadcast_once_each_within_the_shared_limit(
 
 
 async def test_a_worker_killed_mid_broadcast_is_taken_over_with_at_most_one_batch_twice(
-    fake: FakeTelegram, county_db: str, tmp_path: Path
+    fake: FakeTelegram, postgres_database: str, tmp_path: Path
 ) -> None:
     users = range(70_001, 72_001)
     batch = 25
-    await residents(county_db, tmp_path, users)
+    await residents(postgres_database, tmp_path, users)
     for user in users:
         fake.user(user, f"U{user}")
     common = {"TELEGRAM_RATE": "100", "BROADCAST_LEASE": "3", "BROADCAST_BATCH": str(batch)}
-    a = start(fake, county_db, tmp_path, "a", **common)
-    b = start(fake, county_db, tmp_path, "b", **common)
+    a = start(fake, postgres_database, tmp_path, "a", **common)
+    b = start(fake, postgres_database, tmp_path, "b", **common)
     try:
         await asyncio.gather(serving(a), serving(b))
         await asyncio.sleep(3)
         marker = "县司法局通知：中途停机"
-        await broadcast_to(county_db, tmp_path, marker)
+        await broadcast_to(postgres_database, tmp_path, marker)
         await fake.wait_for(lambda f: sum(received(f, marker).values()) >= 600, timeout=60)
         a.popen.send_signal(signal.SIGKILL)
         await fake.wait_for(lambda f: len(received(f, marker)) >= len(users), timeout=120)

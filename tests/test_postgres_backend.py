@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,6 @@ from bot.storage import Storage
 from bot.storage.db import DatabaseError, IntegrityError
 from bot.storage.migrations import MIGRATIONS
 from bot.storage.postgres import ddl, translate
-
-from . import pg
 
 
 def test_placeholders_become_numbered_outside_literals_and_hints_are_dropped() -> None:
@@ -36,25 +33,13 @@ def test_migrations_are_translated_word_by_word() -> None:
     assert ddl("SELECT a || char(31) || b") == "SELECT a || chr(31) || b"
 
 
-@pytest.fixture
-async def server_target(postgres_server: object) -> AsyncIterator[str]:
-    if isinstance(postgres_server, str):
-        pg.unavailable(postgres_server)
-    assert isinstance(postgres_server, pg.TestServer)
-    schema = await postgres_server.schema()
-    try:
-        yield postgres_server.target(schema)
-    finally:
-        await postgres_server.drop_schema(schema)
-
-
-async def test_the_same_tables_and_columns_as_sqlite(server_target: str, tmp_path: Path) -> None:
+async def test_the_same_tables_and_columns_as_sqlite(postgres_database: str, tmp_path: Path) -> None:
     lite = await Storage.open(tmp_path / "bot.sqlite3")
     await lite.close()
     with sqlite3.connect(tmp_path / "bot.sqlite3") as connection:
         tables = [r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         expected = {t: [c[1] for c in connection.execute(f"PRAGMA table_info('{t}')")] for t in tables}
-    server = await Storage.open(server_target, data_dir=tmp_path)
+    server = await Storage.open(postgres_database, data_dir=tmp_path)
     try:
         found: dict[str, list[str]] = {}
         for row in await server.db.fetchall(
@@ -68,9 +53,9 @@ async def test_the_same_tables_and_columns_as_sqlite(server_target: str, tmp_pat
         await server.close()
 
 
-async def test_two_processes_starting_together_migrate_once(server_target: str, tmp_path: Path) -> None:
+async def test_two_processes_starting_together_migrate_once(postgres_database: str, tmp_path: Path) -> None:
     first, second = await asyncio.gather(
-        Storage.open(server_target, data_dir=tmp_path), Storage.open(server_target, data_dir=tmp_path)
+        Storage.open(postgres_database, data_dir=tmp_path), Storage.open(postgres_database, data_dir=tmp_path)
     )
     try:
         versions = await first.db.fetchall("SELECT version FROM schema_migrations ORDER BY version")
@@ -81,8 +66,8 @@ async def test_two_processes_starting_together_migrate_once(server_target: str, 
         await second.close()
 
 
-async def test_errors_come_out_as_the_neutral_types_and_roll_back(server_target: str, tmp_path: Path) -> None:
-    storage = await Storage.open(server_target, data_dir=tmp_path)
+async def test_errors_come_out_as_the_neutral_types_and_roll_back(postgres_database: str, tmp_path: Path) -> None:
+    storage = await Storage.open(postgres_database, data_dir=tmp_path)
     try:
         resident, _ = await storage.residents.get_or_create("telegram", "1", "A", "zh-CN")
         with pytest.raises(IntegrityError):
@@ -101,8 +86,8 @@ async def test_errors_come_out_as_the_neutral_types_and_roll_back(server_target:
         await storage.close()
 
 
-async def test_a_lost_write_connection_is_made_again(server_target: str, tmp_path: Path) -> None:
-    storage = await Storage.open(server_target, data_dir=tmp_path)
+async def test_a_lost_write_connection_is_made_again(postgres_database: str, tmp_path: Path) -> None:
+    storage = await Storage.open(postgres_database, data_dir=tmp_path)
     try:
         await storage.residents.get_or_create("telegram", "1", "A", "zh-CN")
         killed = await storage.db.fetchvalue(
