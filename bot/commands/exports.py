@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.commands.common import EXIT_OK, Subparsers, UsageError, arg, command, period, period_arguments, with_storage
+from bot.commands.statistics import town_argument, town_places
 from bot.config import Settings
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ def register(commands: Subparsers) -> None:
             "residents per place who have not finished that topic's quiz (names, accounts)",
         ),
         arg("--topic", help="with --personal: the topic whose quiz to follow up"),
+        town_argument("the workbook of this township alone"),
         handler=_export,
     )
     command(
@@ -39,6 +41,7 @@ def register(commands: Subparsers) -> None:
         "python -m bot chart --out charts/ --from 2026-01-01 --to 2026-12-31",
         arg("--out", type=Path, required=True, help="a folder"),
         *period_arguments(),
+        town_argument("the charts of this township alone"),
         handler=_chart,
     )
     command(
@@ -64,16 +67,20 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     async def work(storage: Storage, catalog: Catalog) -> int:
         if args.topic and catalog.topic(args.topic) is None:
             raise UsageError(f"no topic {args.topic!r}")
-        statistics = await collect(storage, catalog, days)
+        places = town_places(catalog, args.town)
+        statistics = await collect(storage, catalog, days, township=args.town)
         ledger = await storage.ledger.between(days.first.isoformat(), days.last.isoformat())
         followups: list[list[Any]] | None = None
         if args.personal and args.topic:
             names = {p.id: p.name for p in catalog.places}
             followups = [
                 [names.get(place or "", place or UNSET_PLACE), name, CHANNELS.get(channel, channel), account]
-                for place, name, channel, account in await storage.stats.not_finished(args.topic)
+                for place, name, channel, account in await storage.stats.not_finished(args.topic, places)
             ]
         requests = await storage.requests.between(days.start, days.end)
+        if places is not None:  # the township's rows only: a row without a place is the county's
+            ledger = [entry for entry in ledger if entry.place_id in places]
+            requests = [request for request in requests if request.place_id in places]
         today = dt.datetime.now(settings.zone).date()
         book = sheets(statistics, catalog, ledger, followups, requests, personal=args.personal, today=today)
         if suffix == ".xlsx":
@@ -92,7 +99,8 @@ def _chart(args: argparse.Namespace, settings: Settings) -> int:
     days = period(settings, args.first, args.last)
 
     async def work(storage: Storage, catalog: Catalog) -> int:
-        for path in write_charts(args.out, await collect(storage, catalog, days), catalog):
+        town_places(catalog, args.town)
+        for path in write_charts(args.out, await collect(storage, catalog, days, township=args.town), catalog):
             print(path)
         return EXIT_OK
 

@@ -29,6 +29,7 @@ from bot.commands.common import (
     period_arguments,
     with_storage,
 )
+from bot.commands.statistics import town_argument, town_places
 from bot.config import Settings
 from bot.i18n import DEFAULT_LANGUAGE, Translator
 
@@ -92,6 +93,7 @@ def register(commands: Subparsers) -> None:
         "python -m bot ledger list --from 2026-01-01 --to 2026-12-31 --all",
         *period_arguments(described=True),
         arg("--all", action="store_true", help="include deleted rows"),
+        town_argument("only the rows at this township's places (a row whose place is free text is the county's)"),
         handler=_list,
     )
     command(
@@ -239,7 +241,10 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     days = period(settings, args.first, args.last)
 
     async def work(storage: Storage, catalog: Catalog) -> int:
+        places = town_places(catalog, args.town)
         entries = await storage.ledger.between(days.first.isoformat(), days.last.isoformat(), args.all)
+        if places is not None:
+            entries = [e for e in entries if e.place_id in places]
         if not entries:
             print(t("ledger.no_rows"))
             return EXIT_OK

@@ -7,7 +7,11 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from bot.commands.common import EXIT_OK, Failure, Subparsers, actions, arg, command, login_name, with_storage
+from bot.commands.statistics import town_argument, town_places
 from bot.config import Settings
+
+LISTED = 100  # requests listed at most (the store's default)
+SCAN = 10_000  # requests read before keeping one township's: far more than a county has open
 
 if TYPE_CHECKING:
     from bot.content.model import Catalog
@@ -28,6 +32,7 @@ def register(commands: Subparsers) -> None:
         "the open requests (with --all, the done ones too), newest first; phone numbers are shown",
         "python -m bot requests list --all",
         arg("--all", action="store_true", help="include requests already marked done"),
+        town_argument("only the requests of this township's places"),
         handler=_list,
     )
     command(
@@ -42,7 +47,12 @@ def register(commands: Subparsers) -> None:
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
     async def work(storage: Storage, catalog: Catalog) -> int:
-        requests = await storage.requests.listing(include_done=args.all)
+        places = town_places(catalog, args.town)
+        if places is None:
+            requests = await storage.requests.listing(include_done=args.all)
+        else:  # a request without a place is the county's
+            everything = await storage.requests.listing(include_done=args.all, limit=SCAN)
+            requests = [r for r in everything if r.place_id in places][:LISTED]
         if not requests:
             print("no open requests" if not args.all else "no requests yet")
             return EXIT_OK

@@ -1,4 +1,7 @@
-"""`stats` and `report`: the period's figures as a table or JSON; the annual-report paragraph, its sources, Word."""
+"""`stats` and `report`: the period's figures as a table or JSON; the annual-report paragraph, its sources, Word.
+
+`--town ID` (here, and on `export`, `chart`, `requests list`, `ledger list`) narrows them to one township of a
+county deployment (places.yaml's `townships:`); `town_places` reads it for every command."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from bot.commands.common import (
     EXIT_OK,
+    Argument,
     Subparsers,
     UsageError,
     arg,
@@ -21,6 +25,8 @@ from bot.commands.common import (
 from bot.config import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from bot.content.model import Catalog
     from bot.reporting.statistics import Period
     from bot.storage import Storage
@@ -40,6 +46,7 @@ def register(commands: Subparsers) -> None:
             help="breakdowns to show in the table (default: all); --json always has all",
         ),
         arg("--json", action="store_true", help="machine-readable figures"),
+        town_argument(),
         handler=_stats,
     )
     command(
@@ -55,8 +62,31 @@ def register(commands: Subparsers) -> None:
         ),
         arg("--docx", type=Path, help="also write the paragraph, the summary table and charts to this Word file"),
         arg("--explain", action="store_true", help="after the paragraph, the query or rows behind every number"),
+        town_argument("the report of this township alone (「我镇」); without it a county's report is 「全县」's"),
         handler=_report,
     )
+
+
+def town_argument(help_text: str = "only this township's figures") -> Argument:
+    """--town ID: a township id of places.yaml's `townships:` (into `town`)."""
+    return arg(
+        "--town",
+        metavar="ID",
+        help=f"{help_text}: a township id of places.yaml (residents without a place belong to none)",
+    )
+
+
+def town_places(catalog: Catalog, town: str | None) -> Sequence[str] | None:
+    """The place ids of --town's township; None without --town; a usage error (exit 2) naming the townships
+    there are for an unknown id."""
+    from bot.reporting.statistics import township_places
+
+    if town is None:
+        return None
+    try:
+        return township_places(catalog, town)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _stats(args: argparse.Namespace, settings: Settings) -> int:
@@ -65,7 +95,8 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
     stats_period = period(settings, args.first, args.last)
 
     async def work(storage: Storage, catalog: Catalog) -> int:
-        statistics = await collect(storage, catalog, stats_period)
+        town_places(catalog, args.town)
+        statistics = await collect(storage, catalog, stats_period, township=args.town)
         if args.json:
             print(json.dumps(statistics.as_dict(), ensure_ascii=False, indent=2))
         else:
@@ -76,6 +107,7 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.reporting.paragraph import township_lines
     from bot.reporting.statistics import collect, explain, report_paragraph
 
     today = dt.datetime.now(settings.zone).date()
@@ -84,13 +116,20 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("--docx must end in .docx")
 
     async def work(storage: Storage, catalog: Catalog) -> int:
-        statistics = await collect(storage, catalog, year)
+        places = town_places(catalog, args.town)
+        statistics = await collect(storage, catalog, year, township=args.town)
         if args.explain:
             ledger = await storage.ledger.between(year.first.isoformat(), year.last.isoformat())
             requests = await storage.requests.between(year.start, year.end)
+            if places is not None:
+                ledger = [entry for entry in ledger if entry.place_id in places]
+                requests = [request for request in requests if request.place_id in places]
             print(explain(statistics, catalog, today, ledger, requests))
         else:
             print(report_paragraph(statistics, catalog, today))
+            if statistics.by_township:  # a county: 「全县」, then its townships
+                print()
+                print("\n".join(township_lines(statistics)))
         if args.docx is not None:
             from bot.reporting.word import write_docx
 

@@ -83,7 +83,8 @@ def chart_figure(statistics: Statistics, catalog: Catalog, dimension: Dimension)
 
 def _with_zeros(statistics: Statistics, catalog: Catalog, dimension: Dimension) -> list[tuple[str, Reach]]:
     values = dict(statistics.by[dimension])
-    every = [t.id for t in catalog.topics] if dimension == "topic" else [p.id for p in catalog.places]
+    # the places of these figures: every place of the content, or of the township
+    every = [t.id for t in catalog.topics] if dimension == "topic" else [row.place for row in statistics.coverage]
     for key in every:
         values.setdefault(key, NO_REACH)
     return by_value(values)

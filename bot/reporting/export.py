@@ -25,6 +25,7 @@ from bot.reporting.activities import unit_of
 from bot.reporting.figures import (
     NO_REACH,
     PLACE_KINDS,
+    UNSET_PLACE,
     Statistics,
     by_value,
     day_text,
@@ -34,7 +35,7 @@ from bot.reporting.figures import (
     period_text,
     share,
 )
-from bot.reporting.paragraph import campaign_names
+from bot.reporting.paragraph import campaign_names, is_county
 from bot.storage.ledger import LedgerEntry
 from bot.storage.requests import HelpRequest
 
@@ -130,6 +131,7 @@ def sheets(
             summary_rows(statistics, catalog),
             cover=cover(statistics, catalog, today),
         ),
+        *([_townships(statistics, catalog)] if statistics.by_township else []),
         _topics(statistics, catalog),
         _places(statistics, catalog),
         _topic_by_place(statistics, catalog),
@@ -147,10 +149,20 @@ def sheets(
 
 
 def title(statistics: Statistics, catalog: Catalog) -> str:
-    """「青石镇2026年普法宣传工作统计表」."""
+    """「青石镇2026年普法宣传工作统计表」: the town, or the township whose figures these are."""
     first, last = statistics.period.first.year, statistics.period.last.year
     years = f"{first}年" if first == last else f"{first}—{last}年"
-    return f"{catalog.town}{years}普法宣传工作统计表"
+    return f"{scope_name(statistics, catalog)}{years}普法宣传工作统计表"
+
+
+def scope_name(statistics: Statistics, catalog: Catalog) -> str:
+    """Whose figures: the township's name for one township's, else the name in places.yaml (`town:`)."""
+    return statistics.township.name if statistics.township is not None else catalog.town
+
+
+def _whole(statistics: Statistics, catalog: Catalog) -> str:
+    """全县 for a county's whole figures, 全镇 otherwise (the notes' 「全镇去重覆盖…人」)."""
+    return "全县" if is_county(statistics, catalog) else "全镇"
 
 
 def reporting_unit(catalog: Catalog) -> str:
@@ -211,7 +223,8 @@ def _topics(statistics: Statistics, catalog: Catalog) -> Sheet:
         rows,
         Totals(sums=(1,)),
         notes=(
-            f"覆盖人数不合计：同一居民可收到几个专题的内容，全镇去重覆盖{statistics.reach.reached}人。",
+            f"覆盖人数不合计：同一居民可收到几个专题的内容，{_whole(statistics, catalog)}去重覆盖"
+            f"{statistics.reach.reached}人。",
             "「其他」是不属于任何专题的群发。",
         ),
     )
@@ -247,7 +260,61 @@ def _places(statistics: Statistics, catalog: Catalog) -> Sheet:
         notes=(
             "覆盖率 = 覆盖人数 ÷ 常住人口；受教育面 = 覆盖学生 ÷ 在校生（人数见 places.yaml，未填的不计）。",
             "覆盖人数按推送时居民所在地点统计；合计为各地点相加，迁居的居民在两地各计一次，"
-            f"全镇去重覆盖{statistics.reach.reached}人。",
+            f"{_whole(statistics, catalog)}去重覆盖{statistics.reach.reached}人。",
+        ),
+    )
+
+
+def _townships(statistics: Statistics, catalog: Catalog) -> Sheet:
+    """各乡镇: a county's townships in places.yaml's order, as 分地点 shows places; what belongs to no township
+    (residents without a place, ledger rows with a free-text 地点) on a last row, so 合计 is the county's."""
+    rows: list[list[Any]] = []
+    for t in statistics.by_township:
+        rows.append(
+            [
+                t.name,
+                t.deliveries,
+                t.reached,
+                t.covered,
+                t.population,
+                rate(t.coverage_rate),
+                t.pupils,
+                t.enrolment,
+                rate(t.education_rate),
+                t.quiz_answers,
+                t.requests,
+                t.activities,
+            ]
+        )
+    townships = statistics.by_township
+    outside = [v for key, v in statistics.by["place"].items() if catalog.township_of(key) is None]
+    rest = [
+        sum(v.deliveries for v in outside),
+        sum(v.reached for v in outside),
+        statistics.quiz.answers - sum(t.quiz_answers for t in townships),
+        statistics.requests.made - sum(t.requests for t in townships),
+        statistics.offline_activities - sum(t.activities for t in townships),
+    ]
+    if any(rest):
+        deliveries, reached, answers, requests, activities = rest
+        rows.append(
+            [UNSET_PLACE, deliveries, reached, None, None, None, None, None, None, answers, requests, activities]
+        )
+    return Sheet(
+        "各乡镇",
+        [
+            *("乡镇", "推送人次", "覆盖人数", "覆盖群众（村、社区）", "常住人口", "覆盖率"),
+            *("覆盖学生", "在校生", "受教育面", "答题人次", "法律服务诉求", "线下普法活动"),
+        ],
+        rows,
+        Totals(sums=(1, 2, 3, 4, 6, 7, 9, 10, 11), rates=((5, 3, 4), (8, 6, 7))),
+        notes=(
+            "覆盖率 = 覆盖群众 ÷ 常住人口，只计填了人口的村（社区）；"
+            "受教育面 = 覆盖学生 ÷ 在校生，只计填了在校生人数的学校。",
+            "覆盖人数按推送时居民所在地点所属的乡镇统计；合计为各乡镇相加，迁居的居民在两个乡镇各计一次，"
+            f"全县去重覆盖{statistics.reach.reached}人。",
+            f"「{UNSET_PLACE}」：没有设置所在村（社区）、学校的居民及其诉求，地点不是 places.yaml 中地点的台账活动；"
+            "它们不属于任何乡镇，只计入全县。",
         ),
     )
 
@@ -260,7 +327,8 @@ def _topic_by_place(statistics: Statistics, catalog: Catalog) -> Sheet:
             key = (question.topic or "", place)
             cells[key] = cells.get(key, 0) + figures.answers
     topics = [t.id for t in catalog.topics] + sorted({t for t, _ in cells} - {t.id for t in catalog.topics})
-    places = [p.id for p in catalog.places] + sorted({p for _, p in cells} - {p.id for p in catalog.places})
+    shown = [row.place for row in statistics.coverage]  # every place of the content, or of the township
+    places = shown + sorted({p for _, p in cells} - set(shown))
     rows = []
     for topic in topics:
         counts = [cells.get((topic, place), 0) for place in places]

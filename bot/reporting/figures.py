@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
-from bot.content.model import Catalog, PlaceKind
+from bot.content.model import Catalog, PlaceKind, Township
 
 Dimension = Literal["topic", "place", "channel", "month"]
 DIMENSIONS: tuple[Dimension, ...] = ("topic", "place", "channel", "month")
@@ -221,6 +221,51 @@ class RequestFigures:
 
 
 @dataclass(frozen=True)
+class TownshipFigures:
+    """One township of a county deployment (places.yaml's `townships:`): the figures of its places.
+
+    `reached` counts each resident once across the township's places; `covered` and `pupils` add up the places'
+    own `reached`, over the villages and communities with a population and the schools with an enrolment, as
+    the by-place sheet's 合计 row does, so the rates are the ones that row gives for the township alone."""
+
+    township: str  # its id
+    name: str
+    deliveries: int
+    reached: int
+    covered: int  # residents reached at its villages and communities that have a population
+    population: int | None  # their population; None when none of its places has one
+    pupils: int  # pupils reached at its schools that have an enrolment
+    enrolment: int | None
+    quiz_answers: int
+    requests: int  # legal-service requests made at its places
+    activities: int  # ledger rows at its places
+
+    @property
+    def coverage_rate(self) -> float | None:
+        return share(self.covered, self.population)
+
+    @property
+    def education_rate(self) -> float | None:
+        return share(self.pupils, self.enrolment)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "deliveries": self.deliveries,
+            "reached": self.reached,
+            "covered": self.covered,
+            "population": self.population,
+            "coverage_rate": self.coverage_rate,
+            "pupils": self.pupils,
+            "enrolment": self.enrolment,
+            "education_rate": self.education_rate,
+            "quiz_answers": self.quiz_answers,
+            "requests": self.requests,
+            "activities": self.activities,
+        }
+
+
+@dataclass(frozen=True)
 class Statistics:
     period: Period
     reach: Reach
@@ -234,6 +279,10 @@ class Statistics:
     offline: tuple[OfflineActivity, ...] = ()
     requests: RequestFigures = field(default_factory=lambda: RequestFigures(0, 0))
     campaigns: tuple[CampaignPush, ...] = ()  # the campaign pushes counted in `campaign_pushes`
+    # The township these figures are of (`collect(..., township=)`); None: the whole deployment.
+    township: Township | None = None
+    # A county's figures by township, in places.yaml's order: only for the whole of a multi-township deployment.
+    by_township: tuple[TownshipFigures, ...] = ()
 
     @property
     def offline_activities(self) -> int:
@@ -250,8 +299,11 @@ class Statistics:
         return share(sum(row.reached for row in schools), sum(row.enrolment or 0 for row in schools))
 
     def as_dict(self) -> dict[str, Any]:
-        """Exactly what `python -m bot stats --json` prints (docs/statistics.md)."""
+        """Exactly what `python -m bot stats --json` prints (docs/statistics.md): with `township` when these are
+        one township's figures, with `by_township` when they are a multi-township county's."""
+        scope: dict[str, Any] = {"township": self.township.id} if self.township is not None else {}
         return {
+            **scope,
             "from": self.period.first.isoformat(),
             "to": self.period.last.isoformat(),
             "deliveries": self.reach.deliveries,
@@ -271,6 +323,7 @@ class Statistics:
                 "by_type": {activity.kind: activity.as_dict() for activity in self.offline},
             },
             "requests": self.requests.as_dict(),
+            **({"by_township": {row.township: row.as_dict() for row in self.by_township}} if self.by_township else {}),
         }
 
 
@@ -340,3 +393,17 @@ def percent(rate: float | None) -> str:
 def display_width(text: str) -> int:
     """Columns `text` takes in a terminal or a spreadsheet: Chinese characters and full-width forms take two."""
     return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def aligned(header: list[str], rows: list[list[str]], gap: int = 2) -> list[str]:
+    """Rows as lines: the first column left-aligned, the others right-aligned, by display width."""
+    widths = [max(display_width(line[i]) for line in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        out = []
+        for i, cell in enumerate(cells):
+            pad = " " * (widths[i] - display_width(cell))
+            out.append(cell + pad if i == 0 else pad + cell)
+        return (" " * gap).join(out).rstrip()
+
+    return [line(header), *(line(row) for row in rows)]

@@ -3,6 +3,10 @@
 The paragraph is a list of clauses; each clause carries, beside its text, the sources of its numbers: the
 query (tables, filter, the storage method that ran it) and, where there are few, the rows themselves. So
 `report` and `report --explain` cannot disagree: both are read off the same clauses.
+
+Its subject is 「我镇」: one town's deployment, or one township's figures of a county's (`collect(..., township=)`);
+the whole of a multi-township county is 「全县」, and its report adds a table by township (`township_table`). The
+words come from the `report` section of the message catalog.
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.content.model import Catalog
+from bot.i18n import DEFAULT_LANGUAGE, translator
 from bot.reporting.activities import ACTIVITY_TYPES
 from bot.reporting.figures import (
     CHANNELS,
     UNSET_PLACE,
     Period,
     Statistics,
+    aligned,
     by_value,
     day_text,
     key_name,
@@ -54,12 +60,62 @@ class Clause:
 
 
 def report_paragraph(statistics: Statistics, catalog: Catalog, today: dt.date) -> str:
-    """The paragraph: 「我镇」, topics and campaigns by name, 「截至11月29日」 while the period is still open."""
+    """The paragraph: 「我镇」 (「全县」 for a county), topics and campaigns by name, 「截至11月29日」 while the
+    period is still open."""
     texts = [clause.text for clause in clauses(statistics, catalog)]
     period = statistics.period
     if not texts:
         return f"{opening(period, today)}暂无可报告的普法宣传数据。"
-    return f"{opening(period, today)}，我镇" + "；".join(texts) + "。"
+    return f"{opening(period, today)}，{subject(statistics, catalog)}" + "；".join(texts) + "。"
+
+
+def is_county(statistics: Statistics, catalog: Catalog) -> bool:
+    """The whole of a multi-township deployment: 「全县」, with a table by township."""
+    return catalog.multi_township and statistics.township is None
+
+
+def subject(statistics: Statistics, catalog: Catalog, language: str = DEFAULT_LANGUAGE) -> str:
+    """Who did the work: 「我镇」 — a town, or one township of a county — or 「全县」."""
+    return translator(language)("report.subject_county" if is_county(statistics, catalog) else "report.subject_town")
+
+
+TOWNSHIP_COLUMNS = ("name", "deliveries", "reached", "coverage", "education", "answers", "requests", "activities")
+
+
+def township_table(statistics: Statistics, language: str = DEFAULT_LANGUAGE) -> tuple[list[str], list[list[str]]]:
+    """The county report's table by township (header, rows as text), in places.yaml's order; no rows for a town."""
+    t = translator(language)
+    header = [t(f"report.township_column.{column}") for column in TOWNSHIP_COLUMNS]
+    rows = [
+        [
+            row.name,
+            str(row.deliveries),
+            str(row.reached),
+            percent(row.coverage_rate),
+            percent(row.education_rate),
+            str(row.quiz_answers),
+            str(row.requests),
+            str(row.activities),
+        ]
+        for row in statistics.by_township
+    ]
+    return header, rows
+
+
+def township_lines(statistics: Statistics, language: str = DEFAULT_LANGUAGE) -> list[str]:
+    """The table by township as aligned text lines, under its caption and over its note (`report`, `stats`)."""
+    t = translator(language)
+    header, rows = township_table(statistics, language)
+    return [t("report.township_caption"), *aligned(header, rows), t("report.township_note")]
+
+
+def scope_line(statistics: Statistics, catalog: Catalog, language: str = DEFAULT_LANGUAGE) -> str | None:
+    """「统计范围：周家店镇的3个村（社区）、学校……」 for one township's figures; None for the whole deployment."""
+    township = statistics.township
+    if township is None:
+        return None
+    places = len(catalog.places_of(township.id))
+    return translator(language)("report.township_scope", name=township.name, places=places)
 
 
 def opening(period: Period, today: dt.date) -> str:
@@ -82,12 +138,17 @@ def explain(
 ) -> str:
     """For every number of the paragraph, the query or the rows it came from (`report --explain`)."""
     period = statistics.period
-    lines = [
-        report_paragraph(statistics, catalog, today),
+    lines = [report_paragraph(statistics, catalog, today)]
+    if statistics.by_township:
+        lines += ["", *township_lines(statistics)]
+    lines += [
         "",
         "数字来源（统计口径见 docs/statistics.md）：",
         f"统计期间 {period.first} 至 {period.last}（{period.zone} 时间，整日）；{NOT_CONSOLE}。",
     ]
+    scope = scope_line(statistics, catalog)
+    if scope is not None:
+        lines.append(scope)
     if opening(period, today).endswith("）"):
         lines.append(f"「截至{day_text(min(period.last, today), year=False)}」：统计期间的最后一天，年度尚未结束。")
     for clause in clauses(statistics, catalog, ledger, requests):

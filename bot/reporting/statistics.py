@@ -8,7 +8,7 @@ the same figures.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from bot.content.model import Catalog, PlaceKind
 from bot.reporting.activities import unit_of
@@ -30,14 +30,15 @@ from bot.reporting.figures import (
     Reach,
     RequestFigures,
     Statistics,
+    TownshipFigures,
+    aligned,
     by_value,
-    display_width,
     key_name,
     percent,
     period_text,
     share,
 )
-from bot.reporting.paragraph import explain, report_paragraph
+from bot.reporting.paragraph import explain, report_paragraph, township_lines
 from bot.storage import Storage
 from bot.storage.stats import Span
 
@@ -54,43 +55,108 @@ __all__ = [
     "Reach",
     "RequestFigures",
     "Statistics",
+    "TownshipFigures",
     "aligned",
     "collect",
     "explain",
     "format_table",
     "report_paragraph",
     "school_education_rate",
+    "township_places",
 ]
 
 
-async def collect(storage: Storage, catalog: Catalog, period: Period) -> Statistics:
+async def collect(storage: Storage, catalog: Catalog, period: Period, township: str | None = None) -> Statistics:
+    """The period's figures: of the whole deployment, or with `township` (a township id of places.yaml) of that
+    township's places only — residents without a place are county-level and count for none. A multi-township
+    deployment's whole figures also hold `by_township`. Raises ValueError for an unknown township id."""
+    scope = None if township is None else catalog.township(township)
+    places = None if township is None else township_places(catalog, township)
     stats = storage.stats
     start, end = period.start, period.end
     span = Span.of(period.first, period.last, period.zone)
-    totals = await stats.totals(span)
+    totals = await stats.totals(span, places)
     by: dict[Dimension, dict[str, Reach]] = {}
     for dimension in DIMENSIONS:
-        counts = await stats.by(dimension, span, period.offset)
+        counts = await stats.by(dimension, span, period.offset, places)
         by[dimension] = {key: Reach(c.deliveries, c.reached) for key, c in counts.items()}
-    answers, correct, participants = await stats.quiz_totals(span)
-    started, finished = await stats.quiz_completion(start, end)
-    broadcasts, campaigns = _broadcasts(await stats.broadcasts(start, end))
-    finishers = await stats.quiz_finishers_by_place(start, end)
-    ledger = await stats.ledger(period.first.isoformat(), period.last.isoformat())
+    answers, correct, participants = await stats.quiz_totals(span, places)
+    started, finished = await stats.quiz_completion(start, end, places)
+    broadcasts, campaigns = _broadcasts(await stats.broadcasts(start, end, places))
+    finishers = await stats.quiz_finishers_by_place(start, end, places)
+    ledger = await stats.ledger(period.first.isoformat(), period.last.isoformat(), places)
+    questions = _questions(catalog, await stats.question_accuracy(span, places))
+    coverage = _coverage(catalog, by["place"], finishers, places)
+    by_township: tuple[TownshipFigures, ...] = ()
+    if township is None and catalog.multi_township:
+        by_township = await _townships(storage, catalog, period, span, by["place"], coverage, questions)
     return Statistics(
         period=period,
         reach=Reach(totals.deliveries, totals.reached),
         by=by,
         quiz=QuizFigures(answers, correct, participants, started, finished),
-        questions=_questions(catalog, await stats.question_accuracy(span)),
+        questions=questions,
         broadcasts=broadcasts,
         campaign_pushes=len(campaigns),
         campaigns=campaigns,
-        coverage=_coverage(catalog, by["place"], finishers),
-        new_residents=await stats.new_residents(start, end),
+        coverage=coverage,
+        new_residents=await stats.new_residents(start, end, places),
         offline=tuple(OfflineActivity(kind, n, total, unit_of(kind)) for kind, n, total in ledger),
-        requests=RequestFigures(*await stats.requests(start, end)),
+        requests=RequestFigures(*await stats.requests(start, end, places)),
+        township=scope,
+        by_township=by_township,
     )
+
+
+def township_places(catalog: Catalog, township: str) -> tuple[str, ...]:
+    """The place ids of a township of places.yaml; ValueError, naming the townships there are, for another id."""
+    if catalog.township(township) is None:
+        known = ", ".join(f"{t.id} ({t.name})" for t in catalog.townships)
+        raise ValueError(f"no township {township!r} in places.yaml; the townships are: {known}")
+    return tuple(place.id for place in catalog.places_of(township))
+
+
+async def _townships(
+    storage: Storage,
+    catalog: Catalog,
+    period: Period,
+    span: Span,
+    by_place: dict[str, Reach],
+    coverage: tuple[PlaceCoverage, ...],
+    questions: tuple[QuestionAccuracy, ...],
+) -> tuple[TownshipFigures, ...]:
+    """Each township's row, in places.yaml's order: sums of its places where they add up (deliveries, quiz
+    answers, the coverage numerators), one query for all where they do not (residents reached)."""
+    stats = storage.stats
+    answers: dict[str, int] = {}
+    for question in questions:
+        for place, figures in question.by_place.items():
+            answers[place] = answers.get(place, 0) + figures.answers
+    every = [township_places(catalog, township.id) for township in catalog.townships]
+    reached = await stats.reached_by_group(span, every)
+    rows = []
+    for township, places, residents in zip(catalog.townships, every, reached, strict=True):
+        mine = set(places)
+        villages = [r for r in coverage if r.place in mine and not r.is_school and r.population]
+        schools = [r for r in coverage if r.place in mine and r.is_school and r.enrolment]
+        requests = await stats.requests(period.start, period.end, places)
+        ledger = await stats.ledger(period.first.isoformat(), period.last.isoformat(), places)
+        rows.append(
+            TownshipFigures(
+                township=township.id,
+                name=township.name,
+                deliveries=sum(by_place.get(place, NO_REACH).deliveries for place in places),
+                reached=residents,
+                covered=sum(r.reached for r in villages),
+                population=sum(r.population or 0 for r in villages) or None,
+                pupils=sum(r.reached for r in schools),
+                enrolment=sum(r.enrolment or 0 for r in schools) or None,
+                quiz_answers=sum(answers.get(place, 0) for place in places),
+                requests=requests.made,
+                activities=sum(row.activities for row in ledger),
+            )
+        )
+    return tuple(rows)
 
 
 def _broadcasts(
@@ -142,9 +208,13 @@ def _questions(catalog: Catalog, rows: Iterable[tuple[str, str, int, int]]) -> t
     return tuple(sorted(result, key=lambda q: (q.accuracy, -q.answers, q.id)))
 
 
-def _coverage(catalog: Catalog, by_place: dict[str, Reach], finishers: dict[str, int]) -> tuple[PlaceCoverage, ...]:
+def _coverage(
+    catalog: Catalog, by_place: dict[str, Reach], finishers: dict[str, int], places: Sequence[str] | None = None
+) -> tuple[PlaceCoverage, ...]:
+    """Every place of the content (of the township, with `places`), in file order, zeros too."""
+    chosen = None if places is None else set(places)
     rows = []
-    for place in catalog.places:
+    for place in (p for p in catalog.places if chosen is None or p.id in chosen):
         reached = by_place.get(place.id, NO_REACH).reached
         if place.kind is PlaceKind.SCHOOL:
             row = PlaceCoverage(
@@ -169,10 +239,13 @@ def school_education_rate(statistics: Statistics) -> float | None:
 def format_table(statistics: Statistics, catalog: Catalog, dimensions: Iterable[Dimension]) -> str:
     """The readable table `python -m bot stats` prints: Chinese labels, columns aligned for CJK widths."""
     period, reach = statistics.period, statistics.reach
-    lines = [
+    lines = [] if statistics.township is None else [f"乡镇：{statistics.township.name}（{statistics.township.id}）"]
+    lines += [
         f"统计期间：{period_text(period)}",
         f"推送人次 {reach.deliveries}    覆盖人数 {reach.reached}    新增居民 {statistics.new_residents}",
     ]
+    if statistics.by_township:
+        lines += ["", *township_lines(statistics)]
     for dimension in dimensions:
         lines += ["", *_breakdown(statistics, catalog, dimension)]
     quiz, b = statistics.quiz, statistics.broadcasts
@@ -222,17 +295,3 @@ def _places(statistics: Statistics, catalog: Catalog) -> list[str]:
             rows.append([key_name(catalog, "place", key), "", str(v.deliveries), str(v.reached), "", ""])
     header = ["地点", "类型", "推送人次", "覆盖人数", "人口/在校生", "覆盖率"]
     return [*aligned(header, rows), "（学校的覆盖率即受教育面：覆盖学生 ÷ 在校生）"]
-
-
-def aligned(header: list[str], rows: list[list[str]], gap: int = 2) -> list[str]:
-    """Rows as lines: the first column left-aligned, the others right-aligned, by display width."""
-    widths = [max(display_width(line[i]) for line in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        out = []
-        for i, cell in enumerate(cells):
-            pad = " " * (widths[i] - display_width(cell))
-            out.append(cell + pad if i == 0 else pad + cell)
-        return (" " * gap).join(out).rstrip()
-
-    return [line(header), *(line(row) for row in rows)]

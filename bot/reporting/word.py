@@ -3,21 +3,23 @@
 The paragraph, the summary table and the charts, laid out as a government document is (GB/T 9704 in spirit):
 A4, a centred title, 黑体 headings numbered 一、二、三, 仿宋 body text with a two-character first-line indent,
 the reporting unit and date at the end. The fonts are named, not embedded: Word and WPS on the office's
-computer have them.
+computer have them. A multi-township county's report has, under its 「全县」 paragraph, the table by township.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.content.model import Catalog
+from bot.i18n import DEFAULT_LANGUAGE, translator
 from bot.reporting.charts import chart_png
-from bot.reporting.export import Rate, reporting_unit, summary_rows
+from bot.reporting.export import Rate, reporting_unit, scope_name, summary_rows
 from bot.reporting.figures import Dimension, Statistics, day_text, percent, period_text
-from bot.reporting.paragraph import report_paragraph
+from bot.reporting.paragraph import report_paragraph, township_table
 
 if TYPE_CHECKING:
     from docx.document import Document as WordDocument
@@ -29,6 +31,7 @@ TITLE_FONT, HEADING_FONT, BODY_FONT = "方正小标宋简体", "黑体", "仿宋
 BODY_SIZE = 16  # 三号
 TABLE_SIZE = 12  # 小四
 COLUMN_WIDTHS = (3.6, 2.2, 1.6, 8.2)  # cm: 项目, 数值, 单位, 说明 — 15.6 cm of the 15.6 cm between the margins
+TOWNSHIP_WIDTHS = (2.6, 1.8, 1.8, 1.7, 2.1, 1.8, 1.9, 1.9)  # cm: 乡镇 and its seven figures, 15.6 cm too
 CHARTS: tuple[tuple[Dimension, str], ...] = (
     ("month", "各月普法推送人次和覆盖人数"),
     ("place", "各村（社区）、学校普法推送人次和覆盖人数"),
@@ -50,7 +53,13 @@ def write_docx(path: Path, statistics: Statistics, catalog: Catalog, today: dt.d
     normal.paragraph_format.line_spacing = Pt(28)
 
     year = statistics.period.first.year
-    _line(document, f"{catalog.town}{year}年普法宣传工作情况", TITLE_FONT, 22, WD_ALIGN_PARAGRAPH.CENTER)
+    _line(
+        document,
+        f"{scope_name(statistics, catalog)}{year}年普法宣传工作情况",
+        TITLE_FONT,
+        22,
+        WD_ALIGN_PARAGRAPH.CENTER,
+    )
     _line(
         document, f"（统计期间：{period_text(statistics.period)}）", "楷体_GB2312", BODY_SIZE, WD_ALIGN_PARAGRAPH.CENTER
     )
@@ -58,6 +67,12 @@ def write_docx(path: Path, statistics: Statistics, catalog: Catalog, today: dt.d
     _line(document, "一、工作开展情况", HEADING_FONT, BODY_SIZE)
     body = document.add_paragraph(report_paragraph(statistics, catalog, today))
     body.paragraph_format.first_line_indent = Pt(2 * BODY_SIZE)
+    if statistics.by_township:  # a county: its townships, each on a row
+        t = translator(DEFAULT_LANGUAGE)
+        _line(document, f"表1　{t('report.township_caption')}", BODY_FONT, TABLE_SIZE, WD_ALIGN_PARAGRAPH.CENTER)
+        header, rows = township_table(statistics)
+        _table(document, header, rows, TOWNSHIP_WIDTHS, centred=range(1, len(header)))
+        _line(document, f"注：{t('report.township_note')}", BODY_FONT, TABLE_SIZE)
 
     _line(document, "二、主要数据", HEADING_FONT, BODY_SIZE)
     _summary_table(document, statistics, catalog)
@@ -83,25 +98,35 @@ def write_docx(path: Path, statistics: Statistics, catalog: Catalog, today: dt.d
 
 
 def _summary_table(document: WordDocument, statistics: Statistics, catalog: Catalog) -> None:
+    _table(document, ["项目", "数值", "单位", "说明"], summary_rows(statistics, catalog), COLUMN_WIDTHS, centred=(1,))
+
+
+def _table(
+    document: WordDocument,
+    header: list[str],
+    rows: Sequence[Sequence[object]],
+    widths: tuple[float, ...],
+    centred: Iterable[int],
+) -> None:
+    """A grid table: a 黑体 header row, 仿宋 cells, the `centred` columns (and the header) centred."""
     from docx.enum.table import WD_TABLE_ALIGNMENT
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Cm
 
-    header = ["项目", "数值", "单位", "说明"]
-    rows = summary_rows(statistics, catalog)
+    middle = set(centred)
     table = document.add_table(rows=1 + len(rows), cols=len(header))
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
-    for column, width in zip(table.columns, COLUMN_WIDTHS, strict=True):
+    for column, width in zip(table.columns, widths, strict=True):
         column.width = Cm(width)  # the grid, which LibreOffice and WPS read; Word reads each cell's width
     for row_index, values in enumerate([header, *rows]):
         for column, value in enumerate(values):
             cell = table.cell(row_index, column)
-            cell.width = Cm(COLUMN_WIDTHS[column])
+            cell.width = Cm(widths[column])
             cell.text = _shown(value)
             for paragraph in cell.paragraphs:
-                if column == 1 or row_index == 0:
+                if column in middle or row_index == 0:
                     paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
                 for run in paragraph.runs:
                     _font(run, HEADING_FONT if row_index == 0 else BODY_FONT, TABLE_SIZE)

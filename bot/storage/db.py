@@ -506,14 +506,8 @@ class Database:
         clock: Clock = time.time,
         zone_offset: int = DEFAULT_ZONE_OFFSET,
         readers: int = READERS,
-        spill_dir: Path | None = None,
     ) -> Database:
-        """A SQLite file (or `:memory:`), or a PostgreSQL server when `path` is a postgresql:// URL (then
-        `spill_dir` is where events the server refused are saved, as they are beside a SQLite file)."""
-        if str(path).startswith(("postgresql://", "postgres://")):
-            from bot.storage.postgres import PostgresDatabase
-
-            return await PostgresDatabase.connect(str(path), clock, zone_offset, readers, spill_dir)
+        """A SQLite file (or `:memory:`). A PostgreSQL URL is `bot.storage.postgres`'s (`open_database` picks)."""
         memory = str(path) == ":memory:"
         if not memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -3,11 +3,20 @@
 Console sessions (local trials and demos) are left out of every figure. Timestamps are unix seconds;
 months are taken in the town's time zone by shifting with its UTC offset (`offset`, seconds), which is
 exact for zones without daylight saving, such as Asia/Shanghai.
+
+Every query takes an optional `places`: the place ids of one township (a county deployment's tenant). Given,
+only events, roll-up rows, quiz sessions, requests and ledger rows at one of those places count, and only
+residents whose place is one of them (`place_id IN (...)`; a resident, event or row without a place is
+county-level and never counts for a township). `None` is the whole deployment; an empty list counts nothing.
+The roll-ups carry `place_id`, so whole months stay on them; only quiz participants, which
+`quiz_participants_monthly` keeps without a place, need the log, and only for residents reached in the township
+and elsewhere too (`_township_participants`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -58,6 +67,16 @@ class Span:
     def whole_months_only(self) -> bool:
         return bool(self.first_month) and all(start >= end for start, end in self.ranges)
 
+    @property
+    def start(self) -> int:
+        """The period's first second (the first raw range starts the period, even when it is empty)."""
+        return self.ranges[0][0]
+
+    @property
+    def end(self) -> int:
+        """The second after the period: the end of the second raw range, or of the first without a whole month."""
+        return self.ranges[1][1] if self.first_month else self.ranges[0][1]
+
     def params(self, **extra: Any) -> dict[str, Any]:
         (a1, b1), (a2, b2) = self.ranges
         return {"m1": self.first_month, "m2": self.last_month, "a1": a1, "b1": b1, "a2": a2, "b2": b2, **extra}
@@ -69,6 +88,23 @@ def _next_month(day: dt.date) -> dt.date:
 
 RAW = "((ts >= :a1 AND ts < :b1) OR (ts >= :a2 AND ts < :b2)) AND channel != 'console'"
 MONTHS = "month BETWEEN :m1 AND :m2"
+
+
+def within(column: str, places: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
+    """The filter ` AND <column> IN (:place0, …)` and its parameters for one township's places; nothing for the
+    whole deployment (`None`), and a filter nothing passes for an empty list."""
+    if places is None:
+        return "", {}
+    condition, names = _among(column, places)
+    return f" AND {condition}", names
+
+
+def _among(column: str, places: Sequence[str], prefix: str = "place") -> tuple[str, dict[str, Any]]:
+    """`<column> IN (:place0, …)`, or a condition nothing passes for no place."""
+    if not places:
+        return "1 = 0", {}
+    names = {f"{prefix}{i}": place for i, place in enumerate(dict.fromkeys(places))}
+    return f"{column} IN ({', '.join(':' + name for name in names)})", names
 
 
 @dataclass(frozen=True)
@@ -120,111 +156,208 @@ class PendingResident(NamedTuple):
     external_id: str
 
 
+def _township_participants(places: Sequence[str]) -> str:
+    """Quiz participants of one township: residents with a quiz answer at one of its places.
+
+    `quiz_participants_monthly` has no place, and reading every answer of the period from the log is slow (seconds
+    at a million events). So: the period's participants (as for the whole deployment) who were reached at the
+    township's places (the place index); those reached nowhere else in the period answered there; only for those
+    also reached elsewhere (a move, or messages before choosing a place) are their own answers looked up. Both
+    look-ups go through the resident indexes of the roll-up and the log."""
+    inside, _ = _among("place_id", places)
+    elsewhere, _ = _among("COALESCE(o.place_id, '')", places)
+    answered, _ = _among("e.place_id", places)
+    resident_raw = "((o.ts >= :a1 AND o.ts < :b1) OR (o.ts >= :a2 AND o.ts < :b2)) AND o.channel != 'console'"
+    return (
+        "WITH inside(resident_id) AS ("
+        f" SELECT resident_id FROM reach_monthly INDEXED BY reach_monthly_place WHERE {MONTHS} AND {inside}"
+        f" UNION SELECT resident_id FROM reach_events WHERE {RAW} AND {inside}),"
+        f" people(resident_id) AS (SELECT resident_id FROM quiz_participants_monthly WHERE {MONTHS}"
+        f"  UNION SELECT resident_id FROM reach_events WHERE kind = 'quiz_answer' AND {RAW})"
+        " SELECT COUNT(*) FROM people JOIN inside ON inside.resident_id = people.resident_id WHERE"
+        # reached nowhere else in the period: every answer of theirs was at the township's places
+        " (NOT EXISTS (SELECT 1 FROM reach_monthly o WHERE o.resident_id = people.resident_id"
+        f"   AND o.month BETWEEN :m1 AND :m2 AND NOT ({elsewhere}))"
+        "  AND NOT EXISTS (SELECT 1 FROM reach_events o WHERE o.resident_id = people.resident_id"
+        f"   AND {resident_raw} AND NOT ({elsewhere})))"
+        # or else one of their answers was
+        " OR EXISTS (SELECT 1 FROM reach_events e WHERE e.resident_id = people.resident_id"
+        f"  AND e.kind = 'quiz_answer' AND e.channel != 'console' AND e.ts >= :start AND e.ts < :end AND {answered})"
+    )
+
+
 class StatsStore:
+    """The period's aggregates; each method's `places` narrows it to one township's places (module docstring)."""
+
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def _rows(self, query: str, params: dict[str, Any]) -> list[Row]:
         return await self._db.fetchall(query, params)
 
-    async def totals(self, span: Span) -> Counts:
+    async def totals(self, span: Span, places: Sequence[str] | None = None) -> Counts:
+        where, names = within("place_id", places)
         if span.whole_months_only:
+            # One township: its places' range of the place index (it holds the resident too), not every resident's.
+            index = "reach_monthly_resident" if places is None else "reach_monthly_place"
             rows = await self._rows(
                 "SELECT COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT resident_id, SUM(deliveries) AS n"
-                f" FROM reach_monthly INDEXED BY reach_monthly_resident WHERE {MONTHS} GROUP BY resident_id)"
+                f" FROM reach_monthly INDEXED BY {index} WHERE {MONTHS}{where} GROUP BY resident_id)"
                 " AS per_resident",
-                span.params(),
+                span.params(**names),
             )
             return Counts(int(rows[0][0]), int(rows[0][1]))
         rows = await self._rows(
             "WITH r(resident_id, n) AS ("
-            f" SELECT resident_id, deliveries FROM reach_monthly WHERE {MONTHS}"
-            f" UNION ALL SELECT resident_id, 1 FROM reach_events WHERE {RAW})"
+            f" SELECT resident_id, deliveries FROM reach_monthly WHERE {MONTHS}{where}"
+            f" UNION ALL SELECT resident_id, 1 FROM reach_events WHERE {RAW}{where})"
             " SELECT COALESCE(SUM(n), 0), COUNT(DISTINCT resident_id) FROM r",
-            span.params(),
+            span.params(**names),
         )
         return Counts(int(rows[0][0]), int(rows[0][1]))
 
-    async def by(self, dimension: str, span: Span, offset: int) -> dict[str, Counts]:
+    async def reached_by_group(self, span: Span, groups: Sequence[Sequence[str]]) -> list[int]:
+        """Residents reached at the places of each group (a county's townships), each counted once per group:
+        one query for every group, however many there are."""
+        if not groups:
+            return []
+        cases, names = [], {}
+        for number, places in enumerate(groups):
+            condition, found = _among("place_id", places, prefix=f"group{number}_")
+            cases.append(f"WHEN {condition} THEN {number}")  # the group's number, not a parameter: typed alike
+            names.update(found)
+        group = f"CASE {' '.join(cases)} END"
+        # First the distinct (place, resident) pairs — over whole months a walk of the place index, with no sort —
+        # then each pair's group: the CASE runs once per pair, not once per roll-up row.
+        pairs = (
+            f"SELECT {group} AS g, resident_id FROM reach_monthly INDEXED BY reach_monthly_place WHERE {MONTHS}"
+            " GROUP BY place_id, resident_id"
+            if span.whole_months_only
+            else "WITH r(place_id, resident_id) AS ("
+            f" SELECT place_id, resident_id FROM reach_monthly WHERE {MONTHS}"
+            f" UNION ALL SELECT place_id, resident_id FROM reach_events WHERE {RAW})"
+            f" SELECT {group} AS g, resident_id FROM r GROUP BY place_id, resident_id"
+        )
+        rows = await self._rows(
+            f"SELECT g, COUNT(DISTINCT resident_id) FROM ({pairs}) AS pairs WHERE g IS NOT NULL GROUP BY g",
+            span.params(**names),
+        )
+        reached = {int(row[0]): int(row[1]) for row in rows}
+        return [reached.get(number, 0) for number in range(len(groups))]
+
+    async def by(
+        self, dimension: str, span: Span, offset: int, places: Sequence[str] | None = None
+    ) -> dict[str, Counts]:
         monthly, raw = ROLLUP_KEYS[dimension], DIMENSIONS[dimension]  # fixed expressions chosen by name
+        where, names = within("place_id", places)
         if span.whole_months_only:
-            # Scan the covering index in (key, resident) order: no sort for GROUP BY (docs/benchmarks.md).
+            # Scan the covering index in (key, resident) order: no sort for GROUP BY (docs/benchmarks.md). The
+            # roll-up is WITHOUT ROWID, so each index also holds the primary key, place_id included: a township's
+            # filter is read from the index too.
             column = ROLLUP_COLUMNS[dimension]
             indexed = f"INDEXED BY reach_monthly_{dimension}" if dimension != "month" else ""
             rows = await self._rows(
                 f"SELECT {monthly}, SUM(deliveries), COUNT(DISTINCT resident_id) FROM reach_monthly {indexed}"
-                f" WHERE {MONTHS} GROUP BY {column} ORDER BY 1",
-                span.params(),
+                f" WHERE {MONTHS}{where} GROUP BY {column} ORDER BY 1",
+                span.params(**names),
             )
             return {row[0]: Counts(int(row[1]), int(row[2])) for row in rows}
         rows = await self._rows(
             "WITH r(k, resident_id, n) AS ("
-            f" SELECT {monthly}, resident_id, deliveries FROM reach_monthly WHERE {MONTHS}"
-            f" UNION ALL SELECT {raw}, resident_id, 1 FROM reach_events WHERE {RAW})"
+            f" SELECT {monthly}, resident_id, deliveries FROM reach_monthly WHERE {MONTHS}{where}"
+            f" UNION ALL SELECT {raw}, resident_id, 1 FROM reach_events WHERE {RAW}{where})"
             " SELECT k, SUM(n), COUNT(DISTINCT resident_id) FROM r GROUP BY k ORDER BY k",
-            span.params(offset=offset),
+            span.params(offset=offset, **names),
         )
         return {row[0]: Counts(int(row[1]), int(row[2])) for row in rows}
 
-    async def quiz_totals(self, span: Span) -> QuizTotals:
+    async def quiz_totals(self, span: Span, places: Sequence[str] | None = None) -> QuizTotals:
         """(answers, correct answers, participants) of quiz answers."""
+        where, names = within("place_id", places)
         counts = await self._rows(
             "WITH r(a, c) AS ("
-            f" SELECT answers, correct FROM quiz_monthly WHERE {MONTHS}"
-            f" UNION ALL SELECT 1, correct FROM reach_events WHERE kind = 'quiz_answer' AND {RAW})"
+            f" SELECT answers, correct FROM quiz_monthly WHERE {MONTHS}{where}"
+            f" UNION ALL SELECT 1, correct FROM reach_events WHERE kind = 'quiz_answer' AND {RAW}{where})"
             " SELECT COALESCE(SUM(a), 0), COALESCE(SUM(c), 0) FROM r",
-            span.params(),
+            span.params(**names),
         )
-        people = await self._rows(
-            f"SELECT COUNT(*) FROM (SELECT resident_id FROM quiz_participants_monthly WHERE {MONTHS}"
-            f" UNION SELECT resident_id FROM reach_events WHERE kind = 'quiz_answer' AND {RAW}) AS people",
-            span.params(),
-        )
+        if places is None:
+            people = await self._rows(
+                f"SELECT COUNT(*) FROM (SELECT resident_id FROM quiz_participants_monthly WHERE {MONTHS}"
+                f" UNION SELECT resident_id FROM reach_events WHERE kind = 'quiz_answer' AND {RAW}) AS people",
+                span.params(),
+            )
+        else:
+            people = await self._rows(
+                _township_participants(places), span.params(start=span.start, end=span.end, **names)
+            )
         return QuizTotals(int(counts[0][0]), int(counts[0][1]), int(people[0][0]))
 
-    async def question_accuracy(self, span: Span) -> list[QuestionAnswers]:
+    async def question_accuracy(self, span: Span, places: Sequence[str] | None = None) -> list[QuestionAnswers]:
         """(question id, place id or 'unknown', answers, correct) for every question answered."""
+        where, names = within("place_id", places)
         rows = await self._rows(
             "WITH r(q, p, a, c) AS ("
-            f" SELECT question_id, NULLIF(place_id, ''), answers, correct FROM quiz_monthly WHERE {MONTHS}"
-            f" UNION ALL SELECT item_id, place_id, 1, correct FROM reach_events WHERE kind = 'quiz_answer' AND {RAW})"
+            f" SELECT question_id, NULLIF(place_id, ''), answers, correct FROM quiz_monthly WHERE {MONTHS}{where}"
+            " UNION ALL SELECT item_id, place_id, 1, correct FROM reach_events"
+            f" WHERE kind = 'quiz_answer' AND {RAW}{where})"
             " SELECT q, COALESCE(p, 'unknown'), SUM(a), SUM(c) FROM r GROUP BY 1, 2",
-            span.params(),
+            span.params(**names),
         )
         return [QuestionAnswers(row[0], row[1], int(row[2]), int(row[3])) for row in rows]
 
-    async def quiz_completion(self, start: int, end: int) -> QuizCompletion:
-        """(quizzes started, quizzes finished) among those started in the period."""
+    async def quiz_completion(self, start: int, end: int, places: Sequence[str] | None = None) -> QuizCompletion:
+        """(quizzes started, quizzes finished) among those started in the period (at a place of `places`)."""
+        where, names = within("place_id", places)
         rows = await self._rows(
             "SELECT COUNT(*), COUNT(*) FILTER (WHERE status = 'finished') FROM quiz_sessions WHERE started_at >= :start"
-            " AND started_at < :end AND channel != 'console'",
-            {"start": start, "end": end},
+            f" AND started_at < :end AND channel != 'console'{where}",
+            {"start": start, "end": end, **names},
         )
         return QuizCompletion(int(rows[0][0]), int(rows[0][1] or 0))
 
-    async def quiz_finishers_by_place(self, start: int, end: int) -> dict[str, int]:
+    async def quiz_finishers_by_place(
+        self, start: int, end: int, places: Sequence[str] | None = None
+    ) -> dict[str, int]:
+        where, names = within("place_id", places)
         rows = await self._rows(
             "SELECT place_id, COUNT(DISTINCT resident_id) FROM quiz_sessions WHERE status = 'finished'"
             " AND finished_at >= :start AND finished_at < :end AND place_id IS NOT NULL AND channel != 'console'"
-            " GROUP BY place_id",
-            {"start": start, "end": end},
+            f"{where} GROUP BY place_id",
+            {"start": start, "end": end, **names},
         )
         return {row[0]: int(row[1]) for row in rows}
 
-    async def broadcasts(self, start: int, end: int) -> list[BroadcastOutcomes]:
-        """(id, campaign id, targeted, outcome counts) of broadcasts that started sending in the period."""
-        rows = await self._rows(
-            "SELECT b.id, b.campaign_id, b.targeted, r.status, COUNT(r.resident_id) FROM broadcasts b"
-            " LEFT JOIN broadcast_recipients r ON r.broadcast_id = b.id"
-            " WHERE b.started_at >= :start AND b.started_at < :end GROUP BY b.id, r.status ORDER BY b.id",
-            {"start": start, "end": end},
-        )
+    async def broadcasts(self, start: int, end: int, places: Sequence[str] | None = None) -> list[BroadcastOutcomes]:
+        """(id, campaign id, targeted, outcome counts) of broadcasts that started sending in the period.
+
+        With `places`: only the recipients whose place (the resident's place now: a recipient row keeps none) is
+        one of them; `targeted` is those recipients, and a broadcast none of them received is left out."""
         found: dict[int, BroadcastOutcomes] = {}
-        for broadcast_id, campaign_id, targeted, status, count in rows:
-            entry = found.setdefault(broadcast_id, BroadcastOutcomes(broadcast_id, campaign_id, int(targeted), {}))
-            if status is not None:
-                entry.counts[status] = int(count)
-        return list(found.values())
+        if places is None:
+            rows = await self._rows(
+                "SELECT b.id, b.campaign_id, b.targeted, r.status, COUNT(r.resident_id) FROM broadcasts b"
+                " LEFT JOIN broadcast_recipients r ON r.broadcast_id = b.id"
+                " WHERE b.started_at >= :start AND b.started_at < :end GROUP BY b.id, r.status ORDER BY b.id",
+                {"start": start, "end": end},
+            )
+            for broadcast_id, campaign_id, targeted, status, count in rows:
+                entry = found.setdefault(broadcast_id, BroadcastOutcomes(broadcast_id, campaign_id, int(targeted), {}))
+                if status is not None:
+                    entry.counts[status] = int(count)
+            return list(found.values())
+        where, names = within("p.place_id", places)
+        rows = await self._rows(
+            "SELECT b.id, b.campaign_id, r.status, COUNT(*) FROM broadcasts b"
+            " JOIN broadcast_recipients r ON r.broadcast_id = b.id JOIN residents p ON p.id = r.resident_id"
+            f" WHERE b.started_at >= :start AND b.started_at < :end{where}"
+            " GROUP BY b.id, b.campaign_id, r.status ORDER BY b.id",
+            {"start": start, "end": end, **names},
+        )
+        for broadcast_id, campaign_id, status, count in rows:
+            entry = found.setdefault(broadcast_id, BroadcastOutcomes(broadcast_id, campaign_id, 0, {}))
+            entry.counts[status] = int(count)
+        return [entry._replace(targeted=sum(entry.counts.values())) for entry in found.values()]
 
     async def daily_channel_deliveries(self, channel: str, start: int, end: int) -> dict[str, int]:
         """Deliveries per local day (YYYY-MM-DD) on one channel, for comparing with the platform's own figures."""
@@ -235,38 +368,45 @@ class StatsStore:
         )
         return {str(day): int(count) for day, count in rows}
 
-    async def new_residents(self, start: int, end: int) -> int:
+    async def new_residents(self, start: int, end: int, places: Sequence[str] | None = None) -> int:
+        where, names = within("place_id", places)
         rows = await self._rows(
-            "SELECT COUNT(*) FROM residents WHERE first_seen >= :start AND first_seen < :end AND channel != 'console'",
-            {"start": start, "end": end},
+            "SELECT COUNT(*) FROM residents WHERE first_seen >= :start AND first_seen < :end AND channel != 'console'"
+            f"{where}",
+            {"start": start, "end": end, **names},
         )
         return int(rows[0][0])
 
-    async def requests(self, start: int, end: int) -> RequestCounts:
+    async def requests(self, start: int, end: int, places: Sequence[str] | None = None) -> RequestCounts:
         """Legal-service requests (群众诉求) made in the period, and how many of them are done."""
+        where, names = within("place_id", places)
         rows = await self._rows(
             "SELECT COUNT(*), COUNT(*) FILTER (WHERE status = 'done') FROM help_requests"
-            " WHERE status IN ('open', 'done') AND created_at >= :start AND created_at < :end AND channel != 'console'",
-            {"start": start, "end": end},
+            " WHERE status IN ('open', 'done') AND created_at >= :start AND created_at < :end AND channel != 'console'"
+            f"{where}",
+            {"start": start, "end": end, **names},
         )
-        return RequestCounts(int(rows[0][0]), int(rows[0][1]))
+        return RequestCounts(int(rows[0][0]), int(rows[0][1] or 0))
 
-    async def ledger(self, first_day: str, last_day: str) -> list[LedgerTotal]:
-        """(activity type, activities, summed count) in the period; deleted rows never count."""
+    async def ledger(self, first_day: str, last_day: str, places: Sequence[str] | None = None) -> list[LedgerTotal]:
+        """(activity type, activities, summed count) in the period; deleted rows never count. With `places`, only
+        rows at one of them: a row whose 地点 is free text belongs to no township."""
+        where, names = within("place_id", places)
         rows = await self._rows(
             "SELECT type, COUNT(*), SUM(count) FROM ledger WHERE day BETWEEN :first AND :last AND deleted_at IS NULL"
-            " GROUP BY type ORDER BY type",
-            {"first": first_day, "last": last_day},
+            f"{where} GROUP BY type ORDER BY type",
+            {"first": first_day, "last": last_day, **names},
         )
         return [LedgerTotal(row[0], int(row[1]), int(row[2])) for row in rows]
 
-    async def not_finished(self, topic_id: str) -> list[PendingResident]:
+    async def not_finished(self, topic_id: str, places: Sequence[str] | None = None) -> list[PendingResident]:
         """(place, display name, channel, account) of residents without a finished quiz on `topic_id`."""
+        where, names = within("r.place_id", places)
         rows = await self._rows(
             "SELECT r.place_id, r.display_name, r.channel, r.external_id FROM residents r"
             " WHERE r.channel != 'console' AND r.blocked = 0 AND NOT EXISTS (SELECT 1 FROM quiz_sessions s"
             " WHERE s.resident_id = r.id AND s.mode = 'topic' AND s.topic_id = :topic AND s.status = 'finished')"
-            " ORDER BY r.place_id NULLS FIRST, r.id",
-            {"topic": topic_id},
+            f"{where} ORDER BY r.place_id NULLS FIRST, r.id",
+            {"topic": topic_id, **names},
         )
         return [PendingResident(row[0], row[1], row[2], row[3]) for row in rows]

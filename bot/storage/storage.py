@@ -27,6 +27,16 @@ from bot.storage.web_sessions import WebStore
 from bot.storage.windows import WindowStore
 
 
+async def open_database(target: Path | str, clock: Clock, zone_offset: int, data_dir: Path | None) -> Database:
+    """A SQLite file, or a PostgreSQL server when `target` is a postgresql:// URL (events it refuses are then saved
+    in `data_dir`, as they are beside a SQLite file)."""
+    if str(target).startswith(("postgresql://", "postgres://")):
+        from bot.storage.postgres import PostgresDatabase  # asyncpg is imported only by those who use it
+
+        return await PostgresDatabase.connect(str(target), clock, zone_offset, spill_dir=data_dir)
+    return await Database.open(target, clock, zone_offset)
+
+
 class Storage:
     def __init__(
         self,
@@ -66,7 +76,7 @@ class Storage:
         """Open (creating if needed) and migrate the database at `path` — a SQLite file or a postgresql:// URL —
         then import the reach events an earlier run could not write and saved beside it (in `data_dir` for a
         server)."""
-        db = await Database.open(path, clock, zone_offset, spill_dir=data_dir)
+        db = await open_database(path, clock, zone_offset, data_dir)
         try:
             await db.migrate()
             storage = cls(db, flush_interval, flush_size, max_pending)
