@@ -11,13 +11,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.config import Settings
+from bot.config import Identity, Settings
 from bot.content.model import Catalog
 from bot.core import broadcast_requests as requests
 from bot.core import screens
 from bot.core.broadcast_requests import local_timestamp
 from bot.core.events import Button, Keyboard, Reply, Text
 from bot.core.payloads import Action, Payload, encode
+from bot.core.townships import Scope, broadcast_refusal
 from bot.i18n import Translator
 from bot.storage import Audience, Resident, Storage
 
@@ -46,7 +47,7 @@ class BroadcastFlow:
         if draft.get("step") == "content":
             draft.update(step="audience", text=text.strip()[:1000], item_id=None)
             await self.storage.conversations.save_draft(resident.id, draft)
-            return [self._audience_screen(t, catalog, draft)]
+            return [self._audience_screen(t, catalog, draft, self.scope(resident))]
         # step "time"
         try:
             send_at = local_timestamp(text, self.settings.zone)
@@ -59,7 +60,7 @@ class BroadcastFlow:
     async def button(self, resident: Resident, t: Translator, catalog: Catalog, payload: Payload) -> list[Reply]:
         action = payload.action
         if action is Action.BROADCAST_PROGRESS:
-            return await self.progress(t, int(payload.arg)) if payload.arg.isdigit() else []
+            return await self.progress(resident, t, catalog, int(payload.arg)) if payload.arg.isdigit() else []
         draft = await self.storage.conversations.draft(resident.id)
         if action is Action.BROADCAST_CANCEL or draft is None:
             await self.storage.conversations.save_draft(resident.id, None)
@@ -88,10 +89,12 @@ class BroadcastFlow:
             await self.storage.conversations.save_draft(resident.id, draft)
             return [Text(t("bcast.ask_time"), buttons=((self._cancel(t),),))]
         await self.storage.conversations.save_draft(resident.id, draft)
-        return [self._audience_screen(t, catalog, draft, replace=action is not Action.BROADCAST_ITEM)]
+        scope = self.scope(resident)
+        return [self._audience_screen(t, catalog, draft, scope, replace=action is not Action.BROADCAST_ITEM)]
 
-    async def listing(self, t: Translator) -> list[Reply]:
-        broadcasts = await self.storage.broadcasts.recent(10)
+    async def listing(self, resident: Resident, t: Translator, catalog: Catalog) -> list[Reply]:
+        """The latest broadcasts this admin sees: an admin of one township, those within it."""
+        broadcasts = await self.scope(resident).broadcasts(self.storage, catalog, _actor(resident), 10)
         if not broadcasts:
             return [Text(t("bcast.none"))]
         lines = []
@@ -105,10 +108,13 @@ class BroadcastFlow:
                 buttons.append(Button(f"#{broadcast.id}", encode(Action.BROADCAST_PROGRESS, broadcast.id)))
         return [Text("\n".join(lines), title=t("bcast.list_title"), buttons=screens.rows(buttons, 4))]
 
-    async def progress(self, t: Translator, broadcast_id: int) -> list[Reply]:
+    async def progress(self, resident: Resident, t: Translator, catalog: Catalog, broadcast_id: int) -> list[Reply]:
         broadcast = await self.storage.broadcasts.get(broadcast_id)
         if broadcast is None:
             return [Text(t("fallback.stale"))]
+        scope = self.scope(resident)
+        if not scope.sees_broadcast(catalog, broadcast, _actor(resident)):
+            return [Text(t("township.broadcast_not_yours", id=broadcast_id, township=scope.name(catalog)))]
         progress = await self.storage.broadcasts.progress(broadcast_id)
         counts = progress.as_dict()
         body = t(
@@ -123,19 +129,26 @@ class BroadcastFlow:
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def _audience_screen(self, t: Translator, catalog: Catalog, draft: dict[str, Any], replace: bool = False) -> Text:
+    def scope(self, resident: Resident) -> Scope:
+        return Scope.of(self.settings, Identity(resident.channel, resident.external_id))
+
+    def _audience_screen(
+        self, t: Translator, catalog: Catalog, draft: dict[str, Any], scope: Scope, replace: bool = False
+    ) -> Text:
         places, topics = set(draft.get("places", [])), set(draft.get("topics", []))
         place_buttons = [
-            Button(("✅ " if p.id in places else "") + p.name, encode(Action.BROADCAST_PLACE, p.id))
-            for p in catalog.places
+            Button(
+                ("✅ " if p.id in places else "") + self._place_label(t, catalog, scope, p.id),
+                encode(Action.BROADCAST_PLACE, p.id),
+            )
+            for p in scope.places(catalog)
         ]
         topic_buttons = [
             Button(("✅ " if c.id in topics else "") + c.label(t.language), encode(Action.BROADCAST_TOPIC_FILTER, c.id))
             for c in catalog.topics
         ]
-        everyone = Button(
-            ("✅ " if not places and not topics else "") + t("bcast.everyone"), encode(Action.BROADCAST_ALL)
-        )
+        everybody = t("bcast.everyone") if scope.county else t("township.everyone", township=scope.name(catalog))
+        everyone = Button(("✅ " if not places and not topics else "") + everybody, encode(Action.BROADCAST_ALL))
         keyboard: Keyboard = (
             (everyone,),
             *screens.rows(place_buttons, 3),
@@ -144,24 +157,40 @@ class BroadcastFlow:
         )
         return Text(t("bcast.step_audience"), buttons=keyboard, replace=replace)
 
+    @staticmethod
+    def _place_label(t: Translator, catalog: Catalog, scope: Scope, place_id: str) -> str:
+        """A place's button: after its township's name for a county admin of several (two may have a 茶园村)."""
+        if scope.county:
+            return screens.place_name(t, catalog, place_id)
+        place = catalog.place(place_id)
+        return place.name if place else place_id
+
     def _draft(self, draft: dict[str, Any]) -> requests.Draft:
         specs = [f"place:{p}" for p in draft.get("places", [])] + [f"topic:{c}" for c in draft.get("topics", [])]
         return requests.Draft(draft.get("item_id"), draft.get("text"), Audience.parse(specs))
 
     async def _preview(self, resident: Resident, t: Translator, catalog: Catalog, draft: dict[str, Any]) -> list[Reply]:
+        scope = self.scope(resident)
+        chosen = self._draft(draft)
         try:
-            request = requests.validate(catalog, self._draft(draft))
+            request = requests.validate(catalog, chosen, scope.township)
         except requests.BroadcastError as exc:
-            return [Text(str(exc), buttons=((self._cancel(t),),))]
+            return [Text(broadcast_refusal(t, catalog, exc), buttons=((self._cancel(t),),))]
         count = await requests.audience_size(self.storage, catalog, request, self.settings.broadcast_channels)
         if count == 0:
-            return [Text(t("bcast.nobody")), self._audience_screen(t, catalog, draft)]
+            return [Text(t("bcast.nobody")), self._audience_screen(t, catalog, draft, scope)]
         content = screens.BroadcastContent(item_id=request.item_id, text=request.text, topic_id=request.topic_id)
         shown = screens.broadcast_message(content, catalog, t.language, self.settings.content_dir) or []
-        names = [(catalog.place(p).name if catalog.place(p) else p) for p in request.audience.places]
-        names += [(catalog.topic(c).title if catalog.topic(c) else c) for c in request.audience.topics]
+        places = [(catalog.place(p).name if catalog.place(p) else p) for p in chosen.audience.places]
+        topics = [(catalog.topic(c).title if catalog.topic(c) else c) for c in chosen.audience.topics]
+        if places or scope.county:
+            audience = "、".join(places + topics) or t("bcast.audience_all")
+        elif topics:  # the topics' subscribers in the township only
+            audience = t("township.audience_topics", township=scope.name(catalog), topics="、".join(topics))
+        else:
+            audience = t("township.audience_all", township=scope.name(catalog))
         summary = Text(
-            t("bcast.preview", audience="、".join(names) or t("bcast.audience_all"), count=count),
+            t("bcast.preview", audience=audience, count=count),
             title=t("bcast.preview_title"),
             buttons=(
                 (
@@ -178,13 +207,14 @@ class BroadcastFlow:
     async def _create(
         self, resident: Resident, t: Translator, catalog: Catalog, draft: dict[str, Any], send_at: int
     ) -> list[Reply]:
+        township = self.scope(resident).township
         try:
-            request = requests.validate(catalog, self._draft(draft))
+            request = requests.validate(catalog, self._draft(draft), township)
         except requests.BroadcastError as exc:
-            return [Text(str(exc))]
+            return [Text(broadcast_refusal(t, catalog, exc))]
         count = await requests.audience_size(self.storage, catalog, request, self.settings.broadcast_channels)
         broadcast_id = await requests.create(
-            self.storage, catalog, request, f"{resident.channel}:{resident.external_id}", send_at, int(self.clock())
+            self.storage, catalog, request, _actor(resident), send_at, int(self.clock()), township
         )
         await self.storage.conversations.save_draft(resident.id, None)
         progress = Button(t("bcast.progress_button"), encode(Action.BROADCAST_PROGRESS, broadcast_id))
@@ -195,6 +225,10 @@ class BroadcastFlow:
 
     def _cancel(self, t: Translator) -> Button:
         return Button(t("bcast.cancel"), encode(Action.BROADCAST_CANCEL))
+
+
+def _actor(resident: Resident) -> str:
+    return f"{resident.channel}:{resident.external_id}"
 
 
 def _toggle(values: list[str], value: str) -> list[str]:

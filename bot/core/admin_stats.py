@@ -8,13 +8,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.config import Settings
+from bot.config import Identity, Settings
 from bot.content.model import Catalog
 from bot.core.events import Document, Image, Reply, Text
+from bot.core.townships import Scope
 from bot.i18n import Translator
 from bot.reporting.activities import ACTIVITY_TYPES
-from bot.reporting.ledger_io import implausible, parse_entry, render
-from bot.reporting.statistics import Period, collect, report_paragraph
+from bot.reporting.ledger_io import implausible, render
+from bot.reporting.statistics import Period, report_paragraph
 from bot.storage import Resident, Storage
 
 
@@ -30,11 +31,16 @@ class StatsFlow:
         today = self._today()
         return Period(today.replace(month=1, day=1), today, self.settings.zone)
 
-    async def stats(self, t: Translator, catalog: Catalog) -> list[Reply]:
+    def scope(self, resident: Resident) -> Scope:
+        return Scope.of(self.settings, Identity(resident.channel, resident.external_id))
+
+    async def stats(self, resident: Resident, t: Translator, catalog: Catalog) -> list[Reply]:
+        """This year's figures, the chart and the report paragraph; an admin of one township gets that township's."""
         from bot.reporting.charts import write_charts
 
         period = self._year()
-        statistics = await collect(self.storage, catalog, period)
+        scope = self.scope(resident)
+        statistics, catalog = await scope.collect(self.storage, catalog, period)
         body = t(
             "stats.summary",
             first=period.first,
@@ -48,30 +54,40 @@ class StatsFlow:
             offline=statistics.offline_activities,
         )
         folder = self.settings.data_dir / "charts"
+        if not scope.county:  # a township's charts beside, never over, the county's (same file names)
+            folder = folder / f"township-{scope.township}"
         charts = await asyncio.to_thread(write_charts, folder, statistics, catalog)
         paragraph = report_paragraph(statistics, catalog, self._today())
-        return [Text(f"{body}\n\n{paragraph}", title=t("stats.title")), Image(charts[0])]
+        title = t("stats.title") if scope.county else t("township.stats_title", township=catalog.town)
+        return [Text(f"{body}\n\n{paragraph}", title=title), Image(charts[0])]
 
-    async def export(self, t: Translator, catalog: Catalog) -> list[Reply]:
+    async def export(self, resident: Resident, t: Translator, catalog: Catalog) -> list[Reply]:
+        """This year's workbook (no personal data); an admin of one township gets that township's figures and rows."""
         from bot.reporting.export import sheets, write_xlsx
 
         period = self._year()
-        statistics = await collect(self.storage, catalog, period)
+        scope = self.scope(resident)
+        everything = catalog
+        statistics, catalog = await scope.collect(self.storage, catalog, period)
         ledger = await self.storage.ledger.between(period.first.isoformat(), period.last.isoformat())
+        ledger = scope.entries(everything, ledger)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "export.xlsx"
             book = sheets(statistics, catalog, ledger, today=self._today())
             await asyncio.to_thread(write_xlsx, path, book)
             data = path.read_bytes()
-        name = f"普法统计{period.first:%Y%m%d}-{period.last:%Y%m%d}.xlsx"
-        return [Document(name, data, caption=t("stats.export_caption"))]
+        prefix = "" if scope.county else catalog.town
+        name = f"{prefix}普法统计{period.first:%Y%m%d}-{period.last:%Y%m%d}.xlsx"
+        caption = t("stats.export_caption") if scope.county else t("township.export_caption", township=catalog.town)
+        return [Document(name, data, caption=caption)]
 
     async def ledger(self, resident: Resident, t: Translator, catalog: Catalog, args: str) -> list[Reply]:
         """/ledger 2026-12-04 进村宣传 河西村 80 备注… [确认]; /ledger 删除 12; /ledger 恢复 12"""
         words = args.split()
         actor = f"{resident.channel}:{resident.external_id}"
+        scope = self.scope(resident)
         if len(words) == 2 and words[0] in _LEDGER_UNDO and words[1].isdigit():
-            return [await self._ledger_delete(t, int(words[1]), _LEDGER_UNDO[words[0]], actor)]
+            return [await self._ledger_delete(t, catalog, scope, int(words[1]), _LEDGER_UNDO[words[0]], actor)]
         force = bool(words) and words[-1] in _LEDGER_CONFIRM
         words = words[:-1] if force else words
         if len(words) < 3:
@@ -79,7 +95,7 @@ class StatsFlow:
         day, kind, *rest = words
         place = rest.pop(0) if rest and not rest[0].isdigit() else None
         count = rest.pop(0) if rest else None
-        entry, problems = parse_entry(
+        entry, problems = scope.parse_entry(
             catalog, {"day": day, "type": kind, "place": place, "count": count, "note": " ".join(rest)}
         )
         if entry is None:
@@ -95,11 +111,16 @@ class StatsFlow:
             Text(t("stats.ledger_added", day=entry.day, type=entry.type, count=entry.count, unit=unit, id=added.ids[0]))
         ]
 
-    async def _ledger_delete(self, t: Translator, entry_id: int, delete: bool, actor: str) -> Reply:
-        """Admins correct a row they recorded by deleting it (kept, no longer counted) or restoring it."""
+    async def _ledger_delete(
+        self, t: Translator, catalog: Catalog, scope: Scope, entry_id: int, delete: bool, actor: str
+    ) -> Reply:
+        """Admins correct a row they recorded by deleting it (kept, no longer counted) or restoring it; an admin of
+        one township only a row of one of its places."""
         entry = await self.storage.ledger.get(entry_id)
         if entry is None:
             return Text(t("ledger.chat_not_found", id=entry_id))
+        if not scope.covers(catalog, entry.place_id):
+            return Text(t("township.ledger_not_yours", id=entry_id, township=scope.name(catalog)))
         if await self.storage.ledger.set_deleted(entry_id, delete, actor, int(time.time())) is None:
             return Text(t("ledger.already_deleted" if delete else "ledger.not_deleted", id=entry_id))
         return Text(t("ledger.chat_deleted" if delete else "ledger.chat_restored", id=entry_id))

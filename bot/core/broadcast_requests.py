@@ -13,6 +13,18 @@ class BroadcastError(ValueError):
     """A broadcast request that cannot be carried out; the message says why."""
 
 
+class OutsideTownship(BroadcastError):
+    """An admin of one township chose a place of another (or their township has no place to send to)."""
+
+    def __init__(self, township: str, place: str | None) -> None:
+        if place:
+            what = f"audience place:{place} is not a place of township {township!r}"
+        else:
+            what = f"township {township!r} has no places in content/places.yaml"
+        super().__init__(f"{what}: an admin of {township} sends to its villages and schools only")
+        self.township, self.place = township, place
+
+
 @dataclass(frozen=True)
 class Draft:
     item_id: str | None
@@ -22,8 +34,10 @@ class Draft:
     topic_id: str | None = None
 
 
-def validate(catalog: Catalog, draft: Draft) -> Draft:
-    """Check the content and audience against the catalog; fill in the topic of a tip."""
+def validate(catalog: Catalog, draft: Draft, township: str | None = None) -> Draft:
+    """Check the content and audience against the catalog; fill in the topic of a tip. With a `township` (an admin
+    scoped to one), the audience is kept within its places: everybody becomes everybody there, topics' subscribers
+    those there, and a place of another township is refused (OutsideTownship)."""
     if (draft.item_id is None) == (draft.text is None):
         raise BroadcastError("give exactly one of --item ID or --text TEXT")
     topic_id = draft.topic_id
@@ -45,12 +59,32 @@ def validate(catalog: Catalog, draft: Draft) -> Draft:
     for language in draft.audience.languages:
         if language not in ("zh-CN", "en"):
             raise BroadcastError(f"audience lang:{language}: use lang:zh-CN or lang:en")
-    return Draft(draft.item_id, draft.text, draft.audience, draft.image, topic_id)
+    audience = draft.audience if township is None else within(catalog, draft.audience, township)
+    return Draft(draft.item_id, draft.text, audience, draft.image, topic_id)
 
 
-async def create(storage: Storage, catalog: Catalog, draft: Draft, created_by: str, send_at: int, now: int) -> int:
+def within(catalog: Catalog, audience: Audience, township: str) -> Audience:
+    """The audience narrowed to one township's places (kinds combine with AND: topics' subscribers there)."""
+    own = tuple(place.id for place in catalog.places_of(township))
+    if not own:
+        raise OutsideTownship(township, None)  # never an empty place filter: that would mean everybody
+    for place in audience.places:
+        if place not in own:
+            raise OutsideTownship(township, place)
+    return Audience(audience.topics, audience.places or own, audience.languages)
+
+
+async def create(
+    storage: Storage,
+    catalog: Catalog,
+    draft: Draft,
+    created_by: str,
+    send_at: int,
+    now: int,
+    township: str | None = None,
+) -> int:
     """Queue the broadcast; the running bot's worker sends it from `send_at` on."""
-    draft = validate(catalog, draft)
+    draft = validate(catalog, draft, township)
     broadcast_id = await storage.broadcasts.create(
         created_by,
         draft.audience,
@@ -65,9 +99,11 @@ async def create(storage: Storage, catalog: Catalog, draft: Draft, created_by: s
     return broadcast_id
 
 
-async def audience_size(storage: Storage, catalog: Catalog, draft: Draft, channels: list[str]) -> int:
+async def audience_size(
+    storage: Storage, catalog: Catalog, draft: Draft, channels: list[str], township: str | None = None
+) -> int:
     """Exactly who would receive it now on the channels that broadcast (the console never does)."""
-    draft = validate(catalog, draft)
+    draft = validate(catalog, draft, township)
     return await storage.broadcasts.count_audience(draft.audience, draft.topic_id, channels)
 
 

@@ -32,6 +32,7 @@ from bot.core.quiz import QuizContext, QuizFlows
 from bot.core.referrals import ReferralFlow
 from bot.core.resident_settings import SettingsFlow
 from bot.core.sending import ChannelState, Send, SendResult, SendStatus, SendTurn
+from bot.core.townships import Scope
 from bot.core.turn import Handler, Route, Turn, private_only, stale
 from bot.core.web_links import mint_link
 from bot.i18n import normalize_language, translator
@@ -65,7 +66,7 @@ class Core:
         self.admin_stats = StatsFlow(storage, settings)
         self.answers = AnswerFlow(storage)
         self.resident_settings = SettingsFlow(storage)
-        self.referrals = ReferralFlow(storage)
+        self.referrals = ReferralFlow(storage, settings)
         self.quiz = QuizFlows(
             storage,
             town=lambda catalog: settings.town or catalog.town,
@@ -102,9 +103,9 @@ class Core:
             "admin": Route(self._admin, **admin),
             "reload": Route(self._reload, **admin),
             "broadcast": Route(lambda turn: self.broadcasts.start(turn.resident, turn.t, turn.catalog), **admin),
-            "broadcasts": Route(lambda turn: self.broadcasts.listing(turn.t), **admin),
-            "stats": Route(lambda turn: self.admin_stats.stats(turn.t, turn.catalog), **admin),
-            "export": Route(lambda turn: self.admin_stats.export(turn.t, turn.catalog), **admin),
+            "broadcasts": Route(lambda turn: self.broadcasts.listing(turn.resident, turn.t, turn.catalog), **admin),
+            "stats": Route(lambda turn: self.admin_stats.stats(turn.resident, turn.t, turn.catalog), **admin),
+            "export": Route(lambda turn: self.admin_stats.export(turn.resident, turn.t, turn.catalog), **admin),
             "ledger": Route(
                 lambda turn: self.admin_stats.ledger(turn.resident, turn.t, turn.catalog, turn.event.args), **admin
             ),
@@ -125,6 +126,7 @@ class Core:
             Action.HELP: Route(self._help),
             Action.SETTINGS: Route(lambda turn: you.overview(turn, replace=True)),
             Action.PLACES: Route(you.place_page, **private),
+            Action.TOWNSHIP: Route(you.township_page, **private),
             Action.SET_PLACE: Route(you.set_place, **private),
             Action.SKIP_PLACE: Route(you.skip_place),
             Action.LANGUAGES: Route(you.language, **private),
@@ -295,7 +297,10 @@ class Core:
             return [Text(turn.t("welcome.not_found")), *await self._start(turn)]
         if turn.event.private_chat and turn.catalog.places and not turn.resident.place_asked:
             picker = screens.place_picker(turn.t, turn.catalog, 0, onboarding=True)
-            return [*answered, dataclasses.replace(picker, body=turn.t("welcome.offer"))]
+            offer = turn.t("welcome.offer")
+            if turn.catalog.multi_township:  # the buttons are townships: say so
+                offer = f"{offer}\n{turn.t('township.first')}"
+            return [*answered, dataclasses.replace(picker, body=offer)]
         return answered
 
     async def _follow(self, route: Route, turn: Turn) -> list[Reply]:
@@ -318,7 +323,8 @@ class Core:
         if place is not None and not resident.place_id:
             await self.storage.residents.update(resident.id, place_id=place.id, place_asked=True)
             welcome = t("welcome.new", name=name, town=town) if turn.created else t("welcome.back", name=name)
-            return [Text(f"{welcome}\n{t('place.set', place=place.name)}"), screens.main_menu(t)]
+            named = screens.place_name(t, turn.catalog, place.id)
+            return [Text(f"{welcome}\n{t('place.set', place=named)}"), screens.main_menu(t)]
         if not resident.place_asked and turn.event.private_chat and turn.catalog.places:
             return [
                 Text(t("welcome.new", name=name, town=town)),
@@ -373,7 +379,8 @@ class Core:
     # -- admins --------------------------------------------------------------------------------
 
     async def _admin(self, turn: Turn) -> list[Reply]:
-        return [screens.admin_view(turn.t, turn.catalog)]
+        scope = self._scope(turn)
+        return [screens.admin_view(turn.t, turn.catalog, None if scope.county else scope.name(turn.catalog))]
 
     async def _web_link(self, turn: Turn) -> list[Reply]:
         if not self.settings.web_listen:
@@ -383,6 +390,8 @@ class Core:
         return [Text(turn.t("web.chat.link", link=link))]
 
     async def _reload(self, turn: Turn) -> list[Reply]:
+        if not self._scope(turn).county:  # the content serves every township: the county's to reload
+            return [Text(turn.t("township.reload_county_only"))]
         result = await self.content.reload()
         if result.catalog is not None:
             return [Text(turn.t("admin.reload_ok", **screens.content_counts(result.catalog)))]
@@ -396,6 +405,9 @@ class Core:
 
     def _is_admin(self, turn: Turn) -> bool:
         return self.settings.is_admin(turn.event.channel, turn.event.user_id)
+
+    def _scope(self, turn: Turn) -> Scope:
+        return Scope.of(self.settings, Identity(turn.event.channel, turn.event.user_id))
 
 
 def tip_of_the_day(catalog: Catalog, day: dt.date) -> Tip | None:

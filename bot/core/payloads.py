@@ -23,7 +23,8 @@ class Action(StrEnum):
     TIP = "tp"  # tip_id
     DAILY = "d"
     SETTINGS = "st"
-    PLACES = "pp"  # page
+    PLACES = "pp"  # page (of the townships first, when the content has more than one)
+    TOWNSHIP = "tw"  # township_id, page: its villages and schools
     SET_PLACE = "ps"  # place_id
     SKIP_PLACE = "px"
     LANGUAGES = "lg"
@@ -63,6 +64,7 @@ ARITY: dict[Action, int] = {
     Action.TOPIC: 1,
     Action.TIP: 1,
     Action.PLACES: 1,
+    Action.TOWNSHIP: 2,
     Action.SET_PLACE: 1,
     Action.SET_LANGUAGE: 1,
     Action.TOGGLE_TOPIC: 1,

@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.config import Identity, Settings
 from bot.content.model import Contact, DisputeKind, Office
 from bot.core import screens
 from bot.core.events import Button, Delivery, Reply, Text
 from bot.core.payloads import Action, encode
+from bot.core.townships import Scope
 from bot.core.turn import Turn, stale
 from bot.storage import Storage
 from bot.textnorm import normalize
@@ -47,8 +49,10 @@ def phone_number(text: str) -> str | None:
 
 
 class ReferralFlow:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, settings: Settings | None = None) -> None:
+        self.storage = storage
         self.requests = storage.requests
+        self.settings = settings or Settings()
 
     async def refer(self, turn: Turn, kind: DisputeKind, question: str) -> list[Reply]:
         office = turn.catalog.office
@@ -127,8 +131,12 @@ class ReferralFlow:
 
     # -- admins --------------------------------------------------------------------------------
 
+    def scope(self, turn: Turn) -> Scope:
+        return Scope.of(self.settings, Identity(turn.resident.channel, turn.resident.external_id))
+
     async def listing(self, turn: Turn) -> list[Reply]:
-        requests = await self.requests.listing()
+        """The open requests; an admin of one township sees those of its places only."""
+        requests = await self.scope(turn).requests_listed(self.storage, turn.catalog, 100)
         if not requests:
             return [Text(turn.t("referral.admin_none"))]
         kinds = {k.id: k.name for k in turn.catalog.office.disputes} if turn.catalog.office else {}
@@ -153,7 +161,12 @@ class ReferralFlow:
     async def mark_done(self, turn: Turn) -> list[Reply]:
         request = turn.payload.arg if turn.payload else ""
         by = f"{turn.resident.channel}:{turn.resident.external_id}"
-        if not request.isdigit() or not await self.requests.mark_done(int(request), by):
+        if not request.isdigit():
+            return stale(turn)
+        scope = self.scope(turn)
+        if not await scope.may_mark_done(self.storage, turn.catalog, int(request)):
+            return [Text(turn.t("township.request_not_yours", id=request, township=scope.name(turn.catalog)))]
+        if not await self.requests.mark_done(int(request), by):
             return stale(turn)
         return [Text(turn.t("referral.admin_marked", id=request)), *await self.listing(turn)]
 

@@ -34,12 +34,21 @@ class SettingsFlow:
             return stale(turn)
         return [screens.place_picker(turn.t, turn.catalog, int(page), onboarding=not turn.resident.place_asked)]
 
+    async def township_page(self, turn: Turn) -> list[Reply]:
+        """A township chosen (more than one in the content): its villages and schools, a page at a time."""
+        township, page = turn.payload.args if turn.payload else ("", "")
+        if turn.catalog.township(township) is None or not page.isdigit():
+            return stale(turn)
+        onboarding = not turn.resident.place_asked
+        return [screens.place_picker(turn.t, turn.catalog, int(page), onboarding, township=township)]
+
     async def set_place(self, turn: Turn) -> list[Reply]:
         place = turn.catalog.place(turn.payload.arg) if turn.payload else None
         if place is None:
             return stale(turn)
         await self.residents.update(turn.resident.id, place_id=place.id, place_asked=True)
-        return [Text(turn.t("place.set", place=place.name)), screens.main_menu(turn.t)]
+        name = screens.place_name(turn.t, turn.catalog, place.id)
+        return [Text(turn.t("place.set", place=name)), screens.main_menu(turn.t)]
 
     async def skip_place(self, turn: Turn) -> list[Reply]:
         await self.residents.update(turn.resident.id, place_asked=True)

@@ -88,18 +88,45 @@ def daily_tip(t: Translator, catalog: Catalog, tip: Tip | None, image_root: Path
     return _tip_reply(tip, f"{t('tip.daily_title')}｜{tip.title}", body, buttons, image_root, replace=False)
 
 
-def place_picker(t: Translator, catalog: Catalog, page: int, onboarding: bool) -> Text:
+def place_picker(t: Translator, catalog: Catalog, page: int, onboarding: bool, township: str | None = None) -> Text:
+    """Where the resident lives or studies. With more than one township, the townships come first (`township`
+    None), then the chosen township's villages and schools."""
+    if catalog.multi_township and township is None:
+        return township_picker(t, catalog, page, onboarding)
     # Villages and communities first, then schools: the order residents look for.
-    ordered = sorted(catalog.places, key=lambda p: p.kind is PlaceKind.SCHOOL)
+    places = catalog.places if township is None else catalog.places_of(township)
+    ordered = sorted(places, key=lambda p: p.kind is PlaceKind.SCHOOL)
     pages = max(1, -(-len(ordered) // PLACES_PER_PAGE))
     page = min(max(page, 0), pages - 1)
     shown = ordered[page * PLACES_PER_PAGE : (page + 1) * PLACES_PER_PAGE]
     buttons = [Button(_place_label(p), encode(Action.SET_PLACE, p.id)) for p in shown]
     extra = []
     if page + 1 < pages:
+        more = encode(Action.PLACES, page + 1) if township is None else encode(Action.TOWNSHIP, township, page + 1)
+        extra.append(Button(t("place.more"), more))
+    if township is not None and catalog.multi_township:
+        extra.append(Button(t("township.back"), encode(Action.PLACES, 0)))
+    extra.append(Button(t("place.skip"), encode(Action.SKIP_PLACE)) if onboarding else menu_button(t))
+    if township is not None and catalog.multi_township:
+        found = catalog.township(township)
+        prompt = t("township.pick_place", township=found.name if found else township)
+        return Text(prompt, buttons=(*rows(buttons), tuple(extra)), replace=not onboarding)
+    prompt = t("place.ask") if onboarding else t("place.ask_change")
+    return Text(prompt, buttons=(*rows(buttons), tuple(extra)), replace=not onboarding and page > 0)
+
+
+def township_picker(t: Translator, catalog: Catalog, page: int, onboarding: bool) -> Text:
+    """A county's townships, a page at a time: the first step of choosing one's place."""
+    townships = catalog.townships
+    pages = max(1, -(-len(townships) // PLACES_PER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    shown = townships[page * PLACES_PER_PAGE : (page + 1) * PLACES_PER_PAGE]
+    buttons = [Button(f"🏛 {township.name}", encode(Action.TOWNSHIP, township.id, 0)) for township in shown]
+    extra = []
+    if page + 1 < pages:
         extra.append(Button(t("place.more"), encode(Action.PLACES, page + 1)))
     extra.append(Button(t("place.skip"), encode(Action.SKIP_PLACE)) if onboarding else menu_button(t))
-    prompt = t("place.ask") if onboarding else t("place.ask_change")
+    prompt = t("township.ask") if onboarding else t("township.ask_change")
     return Text(prompt, buttons=(*rows(buttons), tuple(extra)), replace=not onboarding and page > 0)
 
 
@@ -108,8 +135,12 @@ def _place_label(place: Place) -> str:
 
 
 def place_name(t: Translator, catalog: Catalog, place_id: str | None) -> str:
+    """A place's name; with more than one township, after its township's (two townships may each have a 茶园村)."""
     place = catalog.place(place_id) if place_id else None
-    return place.name if place else t("place.none")
+    if place is None:
+        return t("place.none")
+    township = catalog.township(place.township_id) if catalog.multi_township else None
+    return f"{township.name}{place.name}" if township else place.name
 
 
 def settings_view(t: Translator, catalog: Catalog, place_id: str | None, replace: bool = False) -> Text:
@@ -167,13 +198,17 @@ def help_view(t: Translator) -> Text:
     return Text(t("help.body"), title=t("help.title"), buttons=((menu_button(t),),))
 
 
-def admin_view(t: Translator, catalog: Catalog) -> Text:
+def admin_view(t: Translator, catalog: Catalog, township: str | None = None) -> Text:
+    """The admin menu; an admin of one `township` (its name) is told so, and reloading is the county's."""
     counts = content_counts(catalog)
-    return Text(
-        t("admin.body", **counts),
-        title=t("admin.title"),
-        buttons=((Button(t("admin.reload"), encode(Action.ADMIN_RELOAD)),), (menu_button(t),)),
-    )
+    if township is None:
+        return Text(
+            t("admin.body", **counts),
+            title=t("admin.title"),
+            buttons=((Button(t("admin.reload"), encode(Action.ADMIN_RELOAD)),), (menu_button(t),)),
+        )
+    body = f"{t('township.admin_scope', township=township)}\n{t('admin.body', **counts)}"
+    return Text(body, title=t("admin.title"), buttons=((menu_button(t),),))
 
 
 def content_counts(catalog: Catalog) -> dict[str, int]:

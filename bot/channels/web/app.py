@@ -56,7 +56,7 @@ class WebConsole:
         self.today = today or (lambda: dt.datetime.now(zone).date())
         self.pages = Pages(root)
         self.charts = ChartCache()
-        self.auth = Auth(settings, storage, secret, self.pages)
+        self.auth = Auth(settings, storage, secret, self.pages, content)
         self.overview = Overview(storage, content, self.pages, self.charts, zone, self.today)
         self.broadcasts = Broadcasts(settings, storage, content, self.pages, self.today)
         self.ledger = Ledger(settings, storage, content, self.pages, self.today)

@@ -18,6 +18,7 @@ from bot.storage.ledger import AuditRecord
 from bot.storage.web_sessions import AuditEntry
 
 LISTED = 200
+SCANNED = 10_000  # changes read for an admin of one township, before keeping theirs
 SHOWN_FIELDS = ("day", "type", "count", "place_id", "topic_id", "title", "location", "speaker", "organiser", "note")
 
 
@@ -36,9 +37,13 @@ class Audit(Section):
             ShownAction(self._moment(e.at), e.actor, t(f"web.audit.action.{e.action}"), _detail(e, t))
             for e in await self.storage.web.audit_log(LISTED)
         ]
+        scope, catalog = self.scope(request), self.content.catalog
+        # the ledger's trail: an admin of one township sees the changes to its rows only
+        limit = LISTED if scope.county else SCANNED
+        records = [r for r in await self.storage.ledger.audit(limit=limit) if scope.sees_change(catalog, r)]
         ledger = [
             ShownAction(self._moment(r.at), r.actor, t(f"web.audit.ledger.{r.action}", id=r.entry_id), _changes(r, t))
-            for r in reversed(await self.storage.ledger.audit(limit=LISTED))
+            for r in reversed(records[-LISTED:])
         ]
         return self.pages.render(request, "audit.html", title_key="web.nav.audit", console=console, ledger=ledger)
 

@@ -22,8 +22,10 @@ from aiohttp import web
 
 from bot.channels.web.render import LANG_COOKIE, VISITOR, Pages, Visitor, language_of, visitor
 from bot.config import Identity, Settings
+from bot.content.store import ContentStore
+from bot.core.townships import Scope
 from bot.core.web_links import LinkRefused, check_link, redeem
-from bot.i18n import LANGUAGES
+from bot.i18n import LANGUAGES, translator
 from bot.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -55,11 +57,14 @@ def split_identity(text: str) -> Identity:
 
 
 class Auth:
-    def __init__(self, settings: Settings, storage: Storage, secret: bytes, pages: Pages) -> None:
+    def __init__(
+        self, settings: Settings, storage: Storage, secret: bytes, pages: Pages, content: ContentStore | None = None
+    ) -> None:
         self.settings = settings
         self.storage = storage
         self.secret = secret
         self.pages = pages
+        self.content = content
 
     # -- the guard ---------------------------------------------------------------------------------------
 
@@ -98,7 +103,18 @@ class Auth:
         admin = split_identity(session.identity)
         if not self.settings.is_admin(admin.channel, admin.external_id):
             return None  # removed from BOT_ADMINS since signing in
-        return Visitor(admin, csrf_token(self.secret, hashed), language_of(request))
+        language = language_of(request)
+        scope = Scope.of(self.settings, admin)  # read at every request: BOT_ADMINS decides, not the session
+        return Visitor(admin, csrf_token(self.secret, hashed), language, scope.township, self._area(scope, language))
+
+    def _area(self, scope: Scope, language: str) -> str:
+        """What the header says of the admin's reach: their township, or the whole county (nothing for one town)."""
+        catalog = self.content.catalog if self.content is not None else None
+        if catalog is None:
+            return scope.township or ""
+        if not scope.county:
+            return translator(language)("township.header", township=scope.name(catalog))
+        return translator(language)("township.header_county", county=catalog.town) if catalog.multi_township else ""
 
     # -- handlers --------------------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from bot.content.model import Catalog
 from bot.core import broadcast_requests as requests
 from bot.core.events import Image, Reply, Text
 from bot.core.screens import BroadcastContent, broadcast_message
+from bot.core.townships import outside_township
 from bot.i18n import Translator, translator
 from bot.storage import Audience, Broadcast
 
@@ -70,7 +71,9 @@ class Compose:
             at=one("at"),
         )
 
-    def draft(self, catalog: Catalog) -> requests.Draft:
+    def draft(self, catalog: Catalog, township: str | None = None) -> requests.Draft:
+        """The broadcast asked for; an admin of one `township` sends within it (everybody there, or topics'
+        subscribers there; a place of another township is refused)."""
         if self.content == "text":
             if not self.text:
                 raise ComposeError("web.compose.no_text")
@@ -92,7 +95,10 @@ class Compose:
         else:
             audience = Audience()
         try:
-            return requests.validate(catalog, requests.Draft(item, text, audience))
+            return requests.validate(catalog, requests.Draft(item, text, audience), township)
+        except requests.OutsideTownship as exc:
+            key, values = outside_township(catalog, exc)
+            raise ComposeError(key, **values) from None
         except requests.BroadcastError as exc:
             raise ComposeError("web.compose.invalid", reason=str(exc)) from None
 
@@ -147,7 +153,7 @@ class Broadcasts(Section):
         compose = Compose.of(await request.post())
         catalog = self.content.catalog
         try:
-            draft = compose.draft(catalog)
+            draft = self._draft(request, compose, catalog)
             send_at = compose.send_at(self.settings.zone, self.storage.web.now())
         except ComposeError as problem:
             return await self._render(request, compose, problem=problem, status=400)
@@ -164,7 +170,7 @@ class Broadcasts(Section):
         catalog = self.content.catalog
         now = self.storage.web.now()
         try:
-            draft = compose.draft(catalog)
+            draft = self._draft(request, compose, catalog)
             send_at = compose.send_at(self.settings.zone, now)
             count = await self._count(catalog, draft)
             if count == 0:
@@ -172,7 +178,8 @@ class Broadcasts(Section):
         except ComposeError as problem:
             return await self._render(request, compose, problem=problem, status=400)
         admin = str(visitor(request).admin)
-        broadcast_id = await requests.create(self.storage, catalog, draft, admin, send_at, now)
+        township = self.scope(request).township
+        broadcast_id = await requests.create(self.storage, catalog, draft, admin, send_at, now, township)
         broadcast = await self.storage.broadcasts.get(broadcast_id)
         assert broadcast is not None  # created a moment ago
         await self.storage.web.audit(
@@ -185,20 +192,23 @@ class Broadcasts(Section):
         broadcast = await self.storage.broadcasts.get(broadcast_id)
         if broadcast is None:
             raise web.HTTPNotFound()
+        admin = str(visitor(request).admin)
+        if not self.scope(request).sees_broadcast(self.content.catalog, broadcast, admin):
+            return self.not_yours(request, "township.broadcast_not_yours", id=broadcast_id)
         if not await self.storage.broadcasts.cancel(broadcast_id, self.storage.web.now()):
             return self.pages.redirect(f"/broadcasts?finished={broadcast_id}#list")
-        admin = str(visitor(request).admin)
         await self.storage.web.audit(admin, "cancel", requests.describe(broadcast, self.settings.zone))
         return self.pages.redirect(f"/broadcasts?cancelled={broadcast_id}#list")
 
     async def progress(self, request: web.Request) -> web.StreamResponse:
         """{"broadcasts": [{"id", "status", "status_label", "active", "targeted", "delivered", …}]}: live progress."""
-        t = translator(visitor(request).language)
+        who = visitor(request)
+        t = translator(who.language)
         ids = [int(v) for v in request.query.getall("id", []) if v.isdecimal()][:LISTED]
         found = []
         for broadcast_id in ids:
             broadcast = await self.storage.broadcasts.get(broadcast_id)
-            if broadcast is None:
+            if broadcast is None or not who.scope.sees_broadcast(self.content.catalog, broadcast, str(who.admin)):
                 continue
             counts = (await self.storage.broadcasts.progress(broadcast_id)).as_dict()
             found.append(
@@ -213,6 +223,9 @@ class Broadcasts(Section):
         return web.json_response({"broadcasts": found}, headers={"Cache-Control": "no-store"})
 
     # -- parts ---------------------------------------------------------------------------------------------
+
+    def _draft(self, request: web.Request, compose: Compose, catalog: Catalog) -> requests.Draft:
+        return compose.draft(catalog, self.scope(request).township)
 
     async def _count(self, catalog: Catalog, draft: requests.Draft) -> int:
         channels = self.settings.broadcast_channels
@@ -234,9 +247,11 @@ class Broadcasts(Section):
         status: int = 200,
     ) -> web.Response:
         catalog = self.content.catalog
-        t = translator(visitor(request).language)
+        who = visitor(request)
+        t = translator(who.language)
         today = self.today()
-        listed = [await self._listed(b, catalog, t) for b in await self.storage.broadcasts.recent(LISTED)]
+        shown = await who.scope.broadcasts(self.storage, catalog, str(who.admin), LISTED)
+        listed = [await self._listed(b, catalog, t) for b in shown]
         return self.pages.render(
             request,
             "broadcasts.html",
@@ -246,7 +261,8 @@ class Broadcasts(Section):
             problem=t(problem.key, **problem.values) if problem else None,
             preview=preview,
             topics=[(topic, topic.served_tips(today)) for topic in catalog.topics],
-            places=catalog.places,
+            places=who.scope.places(catalog),
+            township=None if who.scope.county else who.scope.name(catalog),
             no_channels=not self.settings.broadcast_channels,
             listed=listed,
             notice=_notice(request.query, t),
@@ -267,13 +283,29 @@ class Broadcasts(Section):
 
 
 def audience_text(audience: Audience, catalog: Catalog, t: Translator) -> str:
-    names = [(p.name if (p := catalog.place(place)) else place) for place in audience.places]
+    whole = _whole_township(audience, catalog)
+    if whole is not None:  # a township admin's "everybody": its every place
+        names = [t("township.whole", township=whole)]
+    else:
+        names = [(p.name if (p := catalog.place(place)) else place) for place in audience.places]
     names += [
         t("web.audience.topic", topic=c.name(t.language) if (c := catalog.topic(topic)) else topic)
         for topic in audience.topics
     ]
     names += [t("web.audience.language", language=language) for language in audience.languages]
     return "、".join(names) if names else t("web.audience.all")
+
+
+def _whole_township(audience: Audience, catalog: Catalog) -> str | None:
+    """The township whose every place (and nothing else) the audience names, with several townships; else None."""
+    if not catalog.multi_township or not audience.places:
+        return None
+    first = catalog.township_of(audience.places[0])
+    own = {p.id for p in catalog.places_of(first)} if first else set()
+    if first is None or set(audience.places) != own:
+        return None
+    township = catalog.township(first)
+    return township.name if township else first
 
 
 def _what(broadcast: Broadcast, catalog: Catalog, t: Translator) -> str:

@@ -64,9 +64,12 @@ class Content(Section):
             notice=t(f"web.content.{outcome}") if outcome in ("ok", "refused") else None,
             notice_refused=outcome == "refused",
             with_bot=self.with_bot,
+            may_reload=self.scope(request).county,
         )
 
     async def reload(self, request: web.Request) -> web.StreamResponse:
+        if not self.scope(request).county:  # the content serves every township: reloading it is the county's
+            return self.pages.problem(request, 403, "township.reload_county_only")
         result = await self.content.reload()
         admin = str(visitor(request).admin)
         errors = sum(p.severity is Severity.ERROR for p in result.problems)

@@ -14,8 +14,9 @@ from aiohttp import web
 
 from bot.channels.web.overview import chosen_period
 from bot.channels.web.render import Section, download, visitor
+from bot.core.townships import Scope
 from bot.i18n import translator
-from bot.reporting.statistics import Period, collect
+from bot.reporting.statistics import Period
 
 KINDS = {
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx"),
@@ -47,25 +48,30 @@ class Exports(Section):
         period, problem = chosen_period(request.query, today, self.settings.zone)
         if problem:
             return self.pages.problem(request, 400, problem)
-        data = await self._write(kind, period, today)
+        scope = visitor(request).scope
+        data = await self._write(kind, period, today, scope)
         content_type, suffix = KINDS[kind]
-        name = f"普法统计_{period.first.isoformat()}_{period.last.isoformat()}{suffix}"
+        prefix = "" if scope.county else f"{scope.name(self.content.catalog)}_"
+        name = f"{prefix}普法统计_{period.first.isoformat()}_{period.last.isoformat()}{suffix}"
         await self.storage.web.audit(str(visitor(request).admin), f"export_{kind}", name)
         return download(data, name, content_type)
 
-    async def _write(self, kind: str, period: Period, today: dt.date) -> bytes:
+    async def _write(self, kind: str, period: Period, today: dt.date, scope: Scope) -> bytes:
+        """The file of `kind`; an admin of one township's holds that township's figures, ledger rows and requests."""
         from bot.reporting.export import sheets, write_csv_zip, write_xlsx
         from bot.reporting.word import write_docx
 
-        catalog = self.content.catalog
-        statistics = await collect(self.storage, catalog, period)
+        everything = self.content.catalog
+        statistics, catalog = await scope.collect(self.storage, everything, period)
         suffix = KINDS[kind][1]
         if kind == "docx":
             return await asyncio.to_thread(
                 _written, suffix, lambda target: write_docx(target, statistics, catalog, today)
             )
-        ledger = await self.storage.ledger.between(period.first.isoformat(), period.last.isoformat())
-        requests = await self.storage.requests.between(period.start, period.end)
+        ledger = scope.entries(
+            everything, await self.storage.ledger.between(period.first.isoformat(), period.last.isoformat())
+        )
+        requests = scope.requests(everything, await self.storage.requests.between(period.start, period.end))
         book = sheets(statistics, catalog, ledger, None, requests, personal=False, today=today)
         write = write_xlsx if kind == "xlsx" else write_csv_zip
         return await asyncio.to_thread(_written, suffix, lambda target: write(target, book))

@@ -59,7 +59,7 @@ class Inbox(Section):
                 if r.status == "done" and r.done_at
                 else "",
             )
-            for r in await self.storage.requests.listing(include_done=everything, limit=LISTED)
+            for r in await self.scope(request).requests_listed(self.storage, catalog, LISTED, everything)
         ]
         done = request.query.get("done", "")
         return self.pages.render(
@@ -74,6 +74,8 @@ class Inbox(Section):
     async def mark_done(self, request: web.Request) -> web.StreamResponse:
         request_id = int(request.match_info["id"])
         admin = str(visitor(request).admin)
+        if not await self.scope(request).may_mark_done(self.storage, self.content.catalog, request_id):
+            return self.not_yours(request, "township.request_not_yours", id=request_id)
         if not await self.storage.requests.mark_done(request_id, f"web:{admin}"):
             return self.pages.problem(request, 404, "web.requests.not_open", id=request_id)
         await self.storage.web.audit(admin, "request_done", f"#{request_id}")

@@ -27,6 +27,7 @@ from bot.channels.web.render import Pages, Section, download, visitor
 from bot.config import Settings
 from bot.content.model import Catalog
 from bot.content.store import ContentStore
+from bot.core.townships import Scope
 from bot.i18n import translator
 from bot.reporting.activities import ACTIVITY_TYPES, unit_of
 from bot.reporting.ledger_io import (
@@ -36,7 +37,6 @@ from bot.reporting.ledger_io import (
     Problem,
     describe,
     implausible,
-    parse_entry,
     place_label,
     plan_import,
     read_file,
@@ -75,6 +75,7 @@ class Pending:
     name: str
     data: bytes
     at: float
+    township: str | None = None  # the township of the admin who sent it (None: everything)
 
 
 class Ledger(Section):
@@ -92,6 +93,7 @@ class Ledger(Section):
         period, problem = chosen_period(query, self.today(), self.settings.zone)
         kind, place, everything = query.get("type", ""), query.get("place", ""), query.get("all") == "1"
         entries = await self.storage.ledger.between(period.first.isoformat(), period.last.isoformat(), everything)
+        entries = self.scope(request).entries(catalog, entries)  # an admin of one township: its rows only
         if kind:
             entries = [e for e in entries if e.type == kind]
         if place:
@@ -107,7 +109,7 @@ class Ledger(Section):
             place=place,
             everything=everything,
             types=list(ACTIVITY_TYPES),
-            places=catalog.places,
+            places=self.scope(request).places(catalog),
             rows=[_shown(e, catalog) for e in entries],
             total=sum(e.count for e in entries if not e.deleted),
             notice=_notice(query, t),
@@ -121,6 +123,8 @@ class Ledger(Section):
 
     async def edit_page(self, request: web.Request) -> web.StreamResponse:
         entry = await self._entry(request)
+        if (refused := self._not_yours(request, entry)) is not None:
+            return refused
         if entry.deleted:
             return self.pages.redirect(f"/ledger?all=1&gone={entry.id}")
         return self._form(request, _values(entry, self.content.catalog), entry_id=entry.id)
@@ -130,7 +134,7 @@ class Ledger(Section):
         values = _given(form)
         catalog = self.content.catalog
         language = visitor(request).language
-        entry, problems = parse_entry(catalog, values)
+        entry, problems = self.scope(request).parse_entry(catalog, values)
         if entry is None:
             return self._form(request, values, problems=render(problems, language), status=400)
         doubts = implausible(entry, catalog, self.today(), self.settings.ledger_max_count)
@@ -147,13 +151,15 @@ class Ledger(Section):
     async def edit(self, request: web.Request) -> web.StreamResponse:
         before = await self._entry(request)
         entry_id = before.id or 0
+        if (refused := self._not_yours(request, before)) is not None:
+            return refused
         if before.deleted:
             return self.pages.redirect(f"/ledger?all=1&gone={entry_id}")
         form = await request.post()
         values = _given(form)
         catalog = self.content.catalog
         language = visitor(request).language
-        entry, problems = parse_entry(catalog, values)
+        entry, problems = self.scope(request).parse_entry(catalog, values)
         if entry is None:
             return self._form(request, values, entry_id=entry_id, problems=render(problems, language), status=400)
         today, limit = self.today(), self.settings.ledger_max_count
@@ -185,6 +191,8 @@ class Ledger(Section):
     async def _set_deleted(self, request: web.Request, deleted: bool) -> web.StreamResponse:
         entry = await self._entry(request)
         entry_id = entry.id or 0
+        if (refused := self._not_yours(request, entry)) is not None:
+            return refused
         if entry.deleted != deleted:
             admin = str(visitor(request).admin)
             await self.storage.ledger.set_deleted(entry_id, deleted, admin, int(time.time()))
@@ -213,7 +221,8 @@ class Ledger(Section):
             return self._import_problem(request, render([_unsupported(name)], t.language))
         self._prune()
         token = secrets.token_urlsafe(16)
-        self._pending[token] = Pending(str(visitor(request).admin), name, data, time.monotonic())
+        who = visitor(request)
+        self._pending[token] = Pending(str(who.admin), name, data, time.monotonic(), who.township)
         return await self._preview(request, token, force=form.get("force") == "1")
 
     async def confirm(self, request: web.Request) -> web.StreamResponse:
@@ -241,8 +250,10 @@ class Ledger(Section):
         return self.pages.redirect(f"/ledger?imported={len(added.ids)}&skipped={skipped}&refused={refused}")
 
     async def template(self, request: web.Request) -> web.StreamResponse:
-        catalog = self.content.catalog
-        town, today, limit = self.settings.town or catalog.town, self.today(), self.settings.ledger_max_count
+        scope = self.scope(request)
+        catalog = scope.view(self.content.catalog)  # an admin of one township: its places in the drop-down
+        town = (self.settings.town or catalog.town) if scope.county else catalog.town
+        today, limit = self.today(), self.settings.ledger_max_count
         data = await asyncio.to_thread(_template_bytes, catalog, town, today, limit)
         return download(data, "台账模板.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
@@ -284,8 +295,13 @@ class Ledger(Section):
         )
 
     async def _plan(self, pending: Pending, force: bool) -> list[PlannedRow]:
+        """What importing the upload would do; an admin of one township's file may hold that township's rows only
+        (the others are refused, saying why)."""
         catalog = self.content.catalog
-        rows = await asyncio.to_thread(_read_upload, pending, catalog)
+        scope = Scope(pending.township)
+        rows = await asyncio.to_thread(_read_upload, pending, scope.view(catalog))
+        if not scope.county:
+            rows = [_within(scope, catalog, row) for row in rows]
         existing = await self.storage.ledger.fingerprints()
         return plan_import(rows, existing, catalog, self.today(), self.settings.ledger_max_count, force)
 
@@ -310,6 +326,12 @@ class Ledger(Section):
             raise web.HTTPNotFound()
         return entry
 
+    def _not_yours(self, request: web.Request, entry: LedgerEntry) -> web.Response | None:
+        """403 for a row an admin of one township may not see or change (another township's, or without a place)."""
+        if self.scope(request).covers(self.content.catalog, entry.place_id):
+            return None
+        return self.not_yours(request, "township.ledger_not_yours", id=entry.id)
+
     def _form(
         self,
         request: web.Request,
@@ -330,7 +352,7 @@ class Ledger(Section):
             problems=problems,
             doubts=doubts,
             types=list(ACTIVITY_TYPES),
-            places=catalog.places,
+            places=self.scope(request).places(catalog),
             topics=catalog.topics,
             today=self.today().isoformat(),
         )
@@ -342,6 +364,14 @@ def _read_upload(pending: Pending, catalog: Catalog) -> list[ParsedRow]:
         path = Path(folder) / f"upload{Path(pending.name).suffix.lower()}"
         path.write_bytes(pending.data)
         return read_file(path, catalog)
+
+
+def _within(scope: Scope, catalog: Catalog, row: ParsedRow) -> ParsedRow:
+    """A file's row as an admin of one township may import it: refused unless its place is one of the township's."""
+    if row.entry is None:
+        return row
+    refused = scope.refusal(catalog, row.entry)
+    return row if refused is None else ParsedRow(row.number, None, (refused,))
 
 
 def _template_bytes(catalog: Catalog, town: str, today: dt.date, limit: int) -> bytes:

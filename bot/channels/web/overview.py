@@ -15,7 +15,7 @@ from bot.content.model import Catalog
 from bot.content.store import ContentStore
 from bot.i18n import Translator, translator
 from bot.reporting.figures import NO_REACH, Dimension, Reach, by_value, key_name, months_between, percent, share
-from bot.reporting.statistics import Period, Statistics, collect, report_paragraph
+from bot.reporting.statistics import Period, Statistics, report_paragraph
 from bot.storage import Storage
 
 
@@ -72,9 +72,9 @@ class Overview:
     async def page(self, request: web.Request) -> web.StreamResponse:
         today = self.today()
         period, problem = chosen_period(request.query, today, self.zone)
-        catalog = self.content.catalog
-        statistics = await collect(self.storage, catalog, period)
-        version = fingerprint(statistics, catalog)
+        # an admin of one township: its figures, shown with its places only (the report paragraph's 我镇 too)
+        statistics, catalog = await visitor(request).scope.collect(self.storage, self.content.catalog, period)
+        version = _version(visitor(request).township, statistics, catalog)
         self.charts.warm(statistics, catalog, version)
         t = translator(visitor(request).language)
         window = f"from={period.first.isoformat()}&to={period.last.isoformat()}"
@@ -102,13 +102,15 @@ class Overview:
         if dimension not in CHART_DIMENSIONS:
             raise web.HTTPNotFound()
         version = request.query.get("v", "")
-        drawing = self.charts.ready(dimension, version) if version else None
+        township = visitor(request).township
+        # an admin of one township gets charts drawn for it only (a county admin may be shown any)
+        mine = bool(version) and (township is None or version.startswith(f"{township}-"))
+        drawing = self.charts.ready(dimension, version) if mine else None
         if drawing is None:  # not drawn yet (or drawn for other figures): collect and draw now
             today = self.today()
             period, _ = chosen_period(request.query, today, self.zone)
-            catalog = self.content.catalog
-            statistics = await collect(self.storage, catalog, period)
-            current = fingerprint(statistics, catalog)
+            statistics, catalog = await visitor(request).scope.collect(self.storage, self.content.catalog, period)
+            current = _version(township, statistics, catalog)
             drawing = self.charts.get(statistics, catalog, _dimension(dimension), current)
             fresh = current == version
         else:
@@ -118,6 +120,12 @@ class Overview:
         response.headers["Cache-Control"] = "private, max-age=3600" if fresh else "no-store"
         response.enable_compression()
         return response
+
+
+def _version(township: str | None, statistics: Statistics, catalog: Catalog) -> str:
+    """The charts' `v=`: the figures' fingerprint, after the township whose figures they are."""
+    version = fingerprint(statistics, catalog)
+    return version if township is None else f"{township}-{version}"
 
 
 def _dimension(name: str) -> Dimension:

@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.config import Identity, Settings
 from bot.content.store import ContentStore
+from bot.core.townships import Scope
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator
 from bot.storage import Storage
 
@@ -31,11 +32,18 @@ LANG_COOKIE = "console_lang"
 
 @dataclass(frozen=True)
 class Visitor:
-    """Who is asking: the signed-in admin (None on the sign-in pages), their CSRF token and language."""
+    """Who is asking: the signed-in admin (None on the sign-in pages), their CSRF token and language; the township
+    an admin of one acts for (None: a county admin, or the one town), and what the header says of it."""
 
     admin: Identity | None
     csrf: str
     language: str
+    township: str | None = None
+    area: str = ""  # the township's name, 全县 for a county admin of several townships; "" for one town
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.township)
 
 
 VISITOR = web.RequestKey("visitor", Visitor)
@@ -94,6 +102,7 @@ class Pages:
                 t=t,
                 lang=who.language,
                 admin=str(who.admin) if who.admin else None,
+                area=who.area,
                 csrf=who.csrf,
                 url=self.url,
                 static=lambda name: self.url(f"/static/{name}?v={static_version(name)}"),
@@ -136,3 +145,12 @@ class Section:
         self.content = content
         self.pages = pages
         self.today = today
+
+    def scope(self, request: web.Request) -> Scope:
+        """The township the signed-in admin acts for (Scope(None): everything)."""
+        return visitor(request).scope
+
+    def not_yours(self, request: web.Request, key: str, **values: Any) -> web.Response:
+        """403: an admin of one township asked for another's broadcast, ledger row or request."""
+        township = self.scope(request).name(self.content.catalog)
+        return self.pages.problem(request, 403, key, township=township, **values)
