@@ -549,3 +549,27 @@ async def test_lists_by_town_and_an_unknown_town(database: str, tmp_path: Path, 
         assert "no township 'nowhere'" in result.stderr and "zhoujiadian (周家店镇), qingshi (青石镇)" in result.stderr
         assert result.stdout == ""
     assert not (tmp_path / "x.xlsx").exists()
+
+
+async def test_a_broadcast_sent_for_one_town_reaches_only_its_residents(
+    database: str, tmp_path: Path, county: Catalog
+) -> None:
+    """`broadcast send --town`: 'all' means the township's places; another township's place is refused."""
+    await build(database, tmp_path)
+    env = environment(database, tmp_path)
+    broadcast_id = int(ok(env, "broadcast", "send", "--text", "周家店镇通知", "--town", "zhoujiadian").strip())
+    refused = run(env, "broadcast", "send", "--text", "x", "--town", "zhoujiadian", "--to", "place:chayuan-village")
+    assert refused.returncode == 2 and "chayuan-village" in refused.stderr
+    unknown = run(env, "broadcast", "send", "--text", "x", "--town", "nowhere")
+    assert unknown.returncode == 2 and "not a township" in unknown.stderr
+    storage = await Storage.open(database, data_dir=tmp_path)
+    try:
+        broadcast = await storage.broadcasts.get(broadcast_id)
+        assert broadcast is not None and set(broadcast.audience.places) == set(township_places(county, "zhoujiadian"))
+        channels = ["telegram", "wecom"]
+        reached = await storage.broadcasts.count_audience(broadcast.audience, None, channels)
+        everybody = await storage.broadcasts.count_audience(Audience(), None, channels)
+        assert reached == await storage.broadcasts.count_audience(Audience(places=ZHOUJIADIAN), None, channels)
+        assert 0 < reached < everybody  # 周家店镇's residents only: not 青石镇's, not those without a place
+    finally:
+        await storage.close()

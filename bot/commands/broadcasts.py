@@ -59,6 +59,11 @@ def register(commands: Subparsers) -> None:
         arg("--at", help='start time "YYYY-MM-DD HH:MM" in BOT_TIMEZONE (default: now)'),
         arg("--image", help="an image file under the content directory to send first"),
         arg("--topic", help="the topic this text belongs to (its unsubscribers are skipped)"),
+        arg(
+            "--town",
+            metavar="ID",
+            help="send for one township only (a county deployment): 'all' means its places, other places refused",
+        ),
     )
     command(broadcast_actions, "list", "recent broadcasts", "python -m bot broadcast list", handler=_list)
     command(
@@ -105,8 +110,13 @@ def _send(args: argparse.Namespace, settings: Settings) -> int:
     draft = requests.Draft(args.item, args.text, audience, args.image, args.topic)
 
     async def work(storage: Storage, catalog: Catalog) -> int:
+        if args.town and catalog.township(args.town) is None:
+            known = ", ".join(t.id for t in catalog.townships)
+            raise UsageError(f"--town {args.town!r} is not a township of places.yaml ({known})")
         try:
-            broadcast_id = await requests.create(storage, catalog, draft, "cli", send_at, int(time.time()))
+            broadcast_id = await requests.create(
+                storage, catalog, draft, "cli", send_at, int(time.time()), township=args.town
+            )
         except requests.BroadcastError as exc:
             raise UsageError(str(exc)) from None
         print(broadcast_id)
