@@ -242,7 +242,10 @@ async def test_two_workers_send_one_broadcast_once_each_within_the_shared_limit(
     rate = len(users) / elapsed
     print(f"\n2,000 by two workers in {elapsed:.1f} s = {rate:.1f} msg/s (limit {limit:.0f}); 429s: {len(too_many)}")
     assert rate <= limit * 1.02
-    assert len(too_many) <= 2  # the shared budget keeps both under the one limit (alone, each would go to ~97/s)
+    # The shared budget keeps both under the one limit. Unshared, each would send at ~97/s: about half of the
+    # 2,000 sends would be answered 429. A loaded machine can bunch a few sends up (the budget's 3 % headroom is
+    # for network jitter, not for a stalled event loop): 1 % is allowed.
+    assert len(too_many) <= len(users) // 100
 
 
 async def test_a_worker_killed_mid_broadcast_is_taken_over_with_at_most_one_batch_twice(
