@@ -1,11 +1,23 @@
-"""Test helpers: drive the core like a resident, reading replies as a transcript."""
+"""Test helpers: drive the core like a resident, reading replies as a transcript; a module's shared database."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
 
 from bot.core.engine import Core
 from bot.core.events import Button, Incoming, Reply, Text, Toast
+
+from . import pg
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -70,3 +82,34 @@ def texts(replies: list[Reply]) -> str:
 
 def labels(reply: Reply) -> list[str]:
     return [b.label for row in getattr(reply, "buttons", ()) for b in row]
+
+
+def apart(work: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on a loop of its own in a thread of its own (from a sync fixture, whatever loop runs)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, work).result()
+
+
+BACKENDS = ["sqlite", "postgres"]
+
+# For a test written for both backends that runs on SQLite only (each use says why: mostly slow, and not about
+# storage, or its storage covered on PostgreSQL elsewhere); dropping the mark runs it on both.
+SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+
+
+@contextlib.contextmanager
+def shared_database(request: pytest.FixtureRequest, folder: Path) -> Iterator[str]:
+    """BOT_DB for data a module builds once and its tests share, from a fixture parametrised with BACKENDS: a
+    SQLite file in `folder`, or a schema of its own on the run's PostgreSQL database (the `database` fixture's
+    counterpart for module-scoped fixtures)."""
+    if request.param == "sqlite":
+        yield str(folder / "bot.sqlite3")
+        return
+    server = request.getfixturevalue("postgres_server")
+    if isinstance(server, str):
+        pg.unavailable(server)
+    schema = apart(server.schema())
+    try:
+        yield server.target(schema)
+    finally:
+        apart(server.drop_schema(schema))

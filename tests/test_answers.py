@@ -18,7 +18,7 @@ from bot.core.events import Text
 from bot.storage import Storage
 from bot.textnorm import normalize
 
-from .conftest import CONTENT, REPO
+from .conftest import CONTENT, REPO, settings_for
 from .helpers import Chat, texts
 
 LABELLED = Path(__file__).parent / "data" / "questions.yaml"
@@ -135,19 +135,18 @@ async def test_an_urgent_message_gets_the_urgent_steps_first(core: Core, storage
     assert not (calm[0].title or "").startswith("⚠️")
 
 
-async def test_unanswered_questions_are_listed_without_who_asked(tmp_path: Path, content: ContentStore) -> None:
-    from bot.config import Settings
-
-    db = tmp_path / "bot.sqlite3"
-    storage = await Storage.open(db)
-    core = Core(storage, content, Settings(db_path=db, content_dir=CONTENT))
+async def test_unanswered_questions_are_listed_without_who_asked(
+    database: str, tmp_path: Path, content: ContentStore
+) -> None:
+    storage = await Storage.open(database, data_dir=tmp_path)
+    core = Core(storage, content, settings_for(database, tmp_path, content_dir=CONTENT))
     for user in ("u1", "u2"):
         chat = Chat(core, user)
         await chat.say("/start")
         replies = await chat.say("请问明天下雨吗")
         assert "还没找到相关的普法内容" in texts(replies)
     await storage.close()
-    env = {**os.environ, "BOT_DB": str(db), "BOT_CONTENT_DIR": str(CONTENT)}
+    env = {**os.environ, "BOT_DB": database, "BOT_DATA_DIR": str(tmp_path), "BOT_CONTENT_DIR": str(CONTENT)}
     result = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "bot", "questions"], capture_output=True, text=True, env=env, cwd=REPO
     )

@@ -1,4 +1,4 @@
-"""Broadcasts and the publicity calendar, on real SQLite and the fake Bot API server."""
+"""Broadcasts and the publicity calendar, on both storage backends and the fake Bot API server."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import datetime as dt
 import itertools
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,15 +17,15 @@ import pytest
 
 from bot.broadcasting.calendar import CampaignScheduler, occurrences
 from bot.broadcasting.worker import BroadcastSettings, BroadcastWorker
-from bot.config import Secret, Settings
+from bot.config import Secret
 from bot.content.calendar import parse_rule
 from bot.content.store import ContentStore
 from bot.core.engine import Core
 from bot.storage import Audience, Storage
 
-from .conftest import CONTENT, REPO, TODAY
+from .conftest import CONTENT, REPO, TODAY, settings_for
 from .fakes.telegram_api import FakeTelegram
-from .helpers import Chat, texts
+from .helpers import SQLITE_ONLY, Chat, texts
 from .test_telegram import Bot
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -87,9 +86,9 @@ def test_starter_calendar_has_the_required_days(content: ContentStore) -> None:
 
 
 async def test_a_place_broadcast_reaches_exactly_the_subscribed_unblocked_residents(
-    fake: FakeTelegram, tmp_path: Path, content: ContentStore
+    fake: FakeTelegram, tmp_path: Path, content: ContentStore, database: str
 ) -> None:
-    async with Bot(fake, tmp_path, content) as bot:
+    async with Bot(fake, tmp_path, content, database=database) as bot:
         ids = await add_residents(
             bot.storage,
             [
@@ -102,7 +101,7 @@ async def test_a_place_broadcast_reaches_exactly_the_subscribed_unblocked_reside
             ],
         )
         await bot.storage.residents.set_topic_subscription(ids[605], "constitution", False)
-        env = {**os.environ, "BOT_DB": str(bot.settings.db_path), "BOT_CONTENT_DIR": str(CONTENT)}
+        env = {**os.environ, "BOT_DB": database, "BOT_DATA_DIR": str(tmp_path), "BOT_CONTENT_DIR": str(CONTENT)}
         created = await cli(env, "broadcast", "send", "--item", "xf-xianfari", "--to", "place:hexi-village")
         assert created.returncode == 0, created.stderr
         broadcast_id = int(created.stdout.strip())
@@ -124,9 +123,9 @@ async def test_a_place_broadcast_reaches_exactly_the_subscribed_unblocked_reside
 
 
 async def test_blocked_rate_limited_and_failing_recipients(
-    fake: FakeTelegram, tmp_path: Path, content: ContentStore
+    fake: FakeTelegram, tmp_path: Path, content: ContentStore, database: str
 ) -> None:
-    async with Bot(fake, tmp_path, content) as bot:
+    async with Bot(fake, tmp_path, content, database=database) as bot:
         ids = await add_residents(bot.storage, [(700 + i, None, True, False) for i in range(6)])
         fake.blocked.add(701)
         fake.fail_next("sendMessage", 429, count=1, retry_after=1)
@@ -163,18 +162,18 @@ async def test_blocked_rate_limited_and_failing_recipients(
         for user_id in (700, 702, 703, 704, 705):
             resident = await bot.storage.residents.get(ids[user_id])
             assert resident is not None and not resident.blocked
-        raw = sqlite3.connect(bot.settings.db_path)
-        reasons = {
-            row[0] for row in raw.execute("SELECT reason FROM broadcast_recipients WHERE broadcast_id = ?", (outage,))
-        }
-        attempts = {
-            row[0] for row in raw.execute("SELECT attempts FROM broadcast_recipients WHERE broadcast_id = ?", (outage,))
-        }
+        rows = await bot.storage.db.fetchall(
+            "SELECT reason, attempts FROM broadcast_recipients WHERE broadcast_id = ?", (outage,)
+        )
+        reasons = {row[0] for row in rows}
+        attempts = {row[1] for row in rows}
         assert len(reasons) == 1 and "NetworkError" in next(iter(reasons)) and attempts == {3}
 
 
-async def test_pacing_stays_under_the_servers_limit(fake: FakeTelegram, tmp_path: Path, content: ContentStore) -> None:
-    async with Bot(fake, tmp_path, content) as bot:
+async def test_pacing_stays_under_the_servers_limit(
+    fake: FakeTelegram, tmp_path: Path, content: ContentStore, database: str
+) -> None:
+    async with Bot(fake, tmp_path, content, database=database) as bot:
         await add_residents(bot.storage, [(800 + i, None, True, False) for i in range(60)])
         fake.rate_limit = 30.0  # Telegram-like: more than 30 a second earns 429s
         broadcast_id = await bot.storage.broadcasts.create(
@@ -198,14 +197,13 @@ async def test_cancel_stops_a_scheduled_broadcast(storage: Storage) -> None:
 
 
 async def test_a_campaign_fires_once_across_restarts_clock_changes_and_two_processes(
-    tmp_path: Path, content: ContentStore
+    database: str, tmp_path: Path, content: ContentStore
 ) -> None:
     campaign_at = dt.datetime(2026, 12, 4, 9, 0, tzinfo=ZONE).timestamp()
     clock = {"now": campaign_at - 60}  # one minute ahead
-    db = tmp_path / "bot.sqlite3"
 
     async def scheduler_tick() -> list[int]:
-        storage = await Storage.open(db)  # a fresh process each time: nothing kept in memory
+        storage = await Storage.open(database, data_dir=tmp_path)  # a fresh process each time: nothing in memory
         try:
             return await CampaignScheduler(storage, content, ZONE, clock=lambda: clock["now"]).tick()
         finally:
@@ -221,7 +219,7 @@ async def test_a_campaign_fires_once_across_restarts_clock_changes_and_two_proce
     clock["now"] = campaign_at + 30
     assert await asyncio.gather(scheduler_tick(), scheduler_tick()) == [[], []]  # two processes
 
-    storage = await Storage.open(db)
+    storage = await Storage.open(database, data_dir=tmp_path)
     broadcast = await storage.broadcasts.get(first[0])
     await storage.close()
     assert broadcast is not None and broadcast.occurrence == "constitution-day@2026-12-04"
@@ -229,7 +227,7 @@ async def test_a_campaign_fires_once_across_restarts_clock_changes_and_two_proce
     assert broadcast.send_at == int(campaign_at)
 
 
-async def test_admins_are_warned_ahead_when_campaign_content_expires(tmp_path: Path) -> None:
+async def test_admins_are_warned_ahead_when_campaign_content_expires(database: str, tmp_path: Path) -> None:
     import shutil
 
     directory = tmp_path / "content"
@@ -243,7 +241,7 @@ async def test_admins_are_warned_ahead_when_campaign_content_expires(tmp_path: P
     text = text[:line_end] + "    valid_until: 2026-12-01\n" + text[line_end:]
     topic.write_text(text, encoding="utf-8")
     content = ContentStore.load(directory, lambda: TODAY)
-    storage = await Storage.open(tmp_path / "bot.sqlite3")
+    storage = await Storage.open(database, data_dir=tmp_path)
     warnings: list[str] = []
 
     async def notify(message: str) -> None:
@@ -281,10 +279,11 @@ async def test_every_admin_command_is_refused_to_residents(core: Core) -> None:
 
 
 async def test_admin_broadcast_dialog_previews_the_exact_count_and_queues(
-    storage: Storage, content: ContentStore, tmp_path: Path
+    storage: Storage, content: ContentStore, database: str, tmp_path: Path
 ) -> None:
-    settings = Settings(
-        db_path=tmp_path / "bot.sqlite3",
+    settings = settings_for(
+        database,
+        tmp_path,
         content_dir=CONTENT,
         telegram_token=Secret("1:x"),
         admins=frozenset({__import__("bot.config", fromlist=["Identity"]).Identity("console", "boss")}),
@@ -317,10 +316,12 @@ async def test_admin_broadcast_dialog_previews_the_exact_count_and_queues(
     assert "#1 scheduled" in listing
 
 
-async def test_kill_9_mid_broadcast_then_restart_misses_nobody(fake: FakeTelegram, tmp_path: Path) -> None:
+@SQLITE_ONLY  # slow (9 s); on PostgreSQL a worker killed mid-broadcast is tests/test_county.py's
+async def test_kill_9_mid_broadcast_then_restart_misses_nobody(
+    fake: FakeTelegram, database: str, tmp_path: Path
+) -> None:
     """Crash safety: at most the batch in flight (BROADCAST_BATCH) is sent twice; nobody is skipped."""
-    db = tmp_path / "bot.sqlite3"
-    storage = await Storage.open(db)
+    storage = await Storage.open(database, data_dir=tmp_path)
     recipients = 150
     await add_residents(storage, [(20000 + i, None, True, False) for i in range(recipients)])
     broadcast_id = await storage.broadcasts.create(
@@ -332,7 +333,8 @@ async def test_kill_9_mid_broadcast_then_restart_misses_nobody(fake: FakeTelegra
         **os.environ,
         "TELEGRAM_BOT_TOKEN": fake.token,
         "TELEGRAM_API_BASE_URL": fake.base_url,
-        "BOT_DB": str(db),
+        "BOT_DB": database,
+        "BOT_DATA_DIR": str(tmp_path),
         "BOT_CONTENT_DIR": str(CONTENT),
         "BROADCAST_RATE": "100",
         "BROADCAST_BATCH": str(batch),
@@ -369,24 +371,27 @@ async def test_kill_9_mid_broadcast_then_restart_misses_nobody(fake: FakeTelegra
     assert set(chats) == {20000 + i for i in range(recipients)}  # nobody missed
     duplicates = len(chats) - len(set(chats))
     assert duplicates <= batch  # the stated bound: one batch in flight
-    raw = sqlite3.connect(db)
-    status, delivered = raw.execute(
-        "SELECT b.status, (SELECT COUNT(*) FROM broadcast_recipients r WHERE r.broadcast_id = b.id"
-        " AND r.status = 'delivered') FROM broadcasts b WHERE b.id = ?",
-        (broadcast_id,),
-    ).fetchone()
-    events = raw.execute(
-        "SELECT COUNT(DISTINCT resident_id) FROM reach_events WHERE broadcast_id = ?", (broadcast_id,)
-    ).fetchone()[0]
-    assert (status, delivered, events) == ("done", recipients, recipients)
+    storage = await Storage.open(database, data_dir=tmp_path)
+    try:
+        row = await storage.db.fetchone(
+            "SELECT b.status, (SELECT COUNT(*) FROM broadcast_recipients r WHERE r.broadcast_id = b.id"
+            " AND r.status = 'delivered') FROM broadcasts b WHERE b.id = ?",
+            (broadcast_id,),
+        )
+        events = await storage.db.fetchvalue(
+            "SELECT COUNT(DISTINCT resident_id) FROM reach_events WHERE broadcast_id = ?", (broadcast_id,)
+        )
+    finally:
+        await storage.close()
+    assert row is not None and (row[0], row[1], events) == ("done", recipients, recipients)
 
 
 async def test_a_long_rate_limit_wait_does_not_let_another_worker_take_the_batch_over(
-    fake: FakeTelegram, tmp_path: Path, content: ContentStore
+    fake: FakeTelegram, tmp_path: Path, content: ContentStore, database: str
 ) -> None:
     """A 3 s retry_after inside a batch, with a 2 s lease: the lease is renewed while the batch waits, so a
     second worker never takes it over and nobody gets the broadcast twice."""
-    async with Bot(fake, tmp_path, content) as bot:
+    async with Bot(fake, tmp_path, content, database=database) as bot:
         users = list(range(7000, 7040))
         for user in users:
             fake.user(user, f"U{user}")

@@ -70,8 +70,8 @@ def test_run_without_any_channel_says_what_to_set(tmp_path: Path) -> None:
     assert "TELEGRAM_BOT_TOKEN" in line and "python -m bot chat" in line and len(line.splitlines()) == 1
 
 
-def test_broadcast_commands_end_to_end(tmp_path: Path) -> None:
-    env = {"BOT_DB": str(tmp_path / "bot.sqlite3"), "BOT_CONTENT_DIR": str(REPO / "content")}
+def test_broadcast_commands_end_to_end(database: str, tmp_path: Path) -> None:
+    env = {"BOT_DB": database, "BOT_DATA_DIR": str(tmp_path), "BOT_CONTENT_DIR": str(REPO / "content")}
     created = run(
         "broadcast",
         "send",
@@ -99,8 +99,8 @@ def test_broadcast_commands_end_to_end(tmp_path: Path) -> None:
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, bad
 
 
-def test_campaigns_lists_upcoming_occurrences(tmp_path: Path) -> None:
-    env = {"BOT_DB": str(tmp_path / "bot.sqlite3"), "BOT_CONTENT_DIR": str(REPO / "content")}
+def test_campaigns_lists_upcoming_occurrences(database: str, tmp_path: Path) -> None:
+    env = {"BOT_DB": database, "BOT_DATA_DIR": str(tmp_path), "BOT_CONTENT_DIR": str(REPO / "content")}
     result = run("campaigns", "--days", "400", env=env, cwd=tmp_path)
     assert result.returncode == 0
     assert "12-04 09:00  国家宪法日  (tip xf-xianfari; to all)  ok" in result.stdout

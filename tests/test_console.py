@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bot.content.loader import load_catalog
+from bot.storage import Storage
 
 from .conftest import CONTENT, REPO, TODAY
 
 
-def chat(db: Path, lines: list[str], user: str = "alice", *extra: str) -> subprocess.CompletedProcess[str]:
+def chat(
+    db: Path | str, lines: list[str], user: str = "alice", *extra: str, data_dir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A console session on `db`: a SQLite file, or the `database` fixture's SQLite path or PostgreSQL URL."""
     env = {**os.environ, "BOT_DB": str(db), "BOT_CONTENT_DIR": str(CONTENT)}
+    if data_dir is not None:
+        env["BOT_DATA_DIR"] = str(data_dir)
     return subprocess.run(
         [sys.executable, "-m", "bot", "chat", "--user", user, *extra],
         input="".join(line + "\n" for line in lines),
@@ -27,6 +37,20 @@ def chat(db: Path, lines: list[str], user: str = "alice", *extra: str) -> subpro
     )
 
 
+def rows(database: str, data_dir: Path, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of a query on the bot's database, read through Storage (either backend), on a loop of its own."""
+
+    async def read() -> list[tuple[Any, ...]]:
+        storage = await Storage.open(database, data_dir=data_dir)
+        try:
+            return [tuple(row) for row in await storage.db.fetchall(sql)]
+        finally:
+            await storage.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, read()).result()
+
+
 def choice(output: str, label: str) -> str:
     """The number the console printed in front of a button label (the last one shown)."""
     numbers = re.findall(rf"\[(\d+)\] {re.escape(label)}(?:\s|$)", output)
@@ -34,27 +58,34 @@ def choice(output: str, label: str) -> str:
     return numbers[-1]
 
 
-def test_scripted_session_shows_each_step_and_records_exactly_its_deliveries(tmp_path: Path) -> None:
-    db = tmp_path / "bot.sqlite3"
+@pytest.fixture(scope="module")
+def scripted(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], list[str]]:
+    """A session typed step by step, each number read from the previous step's output as a person would, on
+    scratch files; and the start of a second session. Found once, then replayed on each backend."""
+    scratch = tmp_path_factory.mktemp("scripted")
+    steps = ["/start"]
+    steps.append(choice(chat(scratch / "0.sqlite3", steps).stdout, "🏡 河西村"))
+    steps.append("/topics")
+    steps.append(choice(chat(scratch / "1.sqlite3", steps).stdout, "🛡️ 反电信网络诈骗"))
+    steps.append(choice(chat(scratch / "2.sqlite3", steps).stdout, "下一条 ▶"))
+    steps.append("/menu")
+    steps.append(choice(chat(scratch / "3.sqlite3", steps).stdout, "🔔 订阅管理"))
+    steps.append(choice(chat(scratch / "4.sqlite3", steps).stdout, "✅ 禁毒"))
+    second_steps = ["/start", "/settings", "/menu"]
+    second_steps.append(choice(chat(scratch / "5.sqlite3", second_steps).stdout, "🔔 订阅管理"))
+    return steps, second_steps
+
+
+def test_scripted_session_shows_each_step_and_records_exactly_its_deliveries(
+    database: str, tmp_path: Path, scripted: tuple[list[str], list[str]]
+) -> None:
     catalog = load_catalog(CONTENT, TODAY).catalog
     assert catalog is not None
     fraud = catalog.topic("anti-fraud")
     assert fraud is not None
 
-    # The session is typed step by step, each number read from the previous step's output, as a person would.
-    steps = ["/start"]
-    out = chat(db, steps).stdout
-    steps.append(choice(out, "🏡 河西村"))
-    steps.append("/topics")
-    out = chat(tmp_path / "scratch.sqlite3", steps).stdout
-    steps.append(choice(out, "🛡️ 反电信网络诈骗"))
-    steps.append(choice(chat(tmp_path / "scratch2.sqlite3", steps).stdout, "下一条 ▶"))
-    steps.append("/menu")
-    steps.append(choice(chat(tmp_path / "scratch3.sqlite3", steps).stdout, "🔔 订阅管理"))
-    steps.append(choice(chat(tmp_path / "scratch4.sqlite3", steps).stdout, "✅ 禁毒"))
-
-    db.unlink(missing_ok=True)
-    result = chat(db, steps)
+    steps, second_steps = scripted
+    result = chat(database, steps, data_dir=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     out = result.stdout
@@ -69,42 +100,40 @@ def test_scripted_session_shows_each_step_and_records_exactly_its_deliveries(tmp
     ):
         assert expected in out, expected
 
-    raw = sqlite3.connect(db)
-    events = raw.execute("SELECT kind, topic_id, item_id, place_id, channel FROM reach_events ORDER BY id").fetchall()
+    events = rows(database, tmp_path, "SELECT kind, topic_id, item_id, place_id, channel FROM reach_events ORDER BY id")
     assert events == [
         ("tip", "anti-fraud", fraud.tips[0].id, "hexi-village", "console"),
         ("tip", "anti-fraud", fraud.tips[1].id, "hexi-village", "console"),
     ]
-    optouts = raw.execute("SELECT topic_id FROM topic_optouts").fetchall()
-    assert optouts == [("anti-drug",)]
-    raw.close()
+    assert rows(database, tmp_path, "SELECT topic_id FROM topic_optouts") == [("anti-drug",)]
 
     # A second session for the same user remembers place and subscriptions.
-    second_steps = ["/start", "/settings", "/menu"]
-    second_steps.append(choice(chat(tmp_path / "scratch5.sqlite3", second_steps).stdout, "🔔 订阅管理"))
-    second = chat(db, second_steps)
+    second = chat(database, second_steps, data_dir=tmp_path)
     assert second.returncode == 0
     assert "欢迎回来" in second.stdout and "跳过" not in second.stdout
     assert "所在地：河西村" in second.stdout
     assert "🔕 禁毒" in second.stdout and "✅ 反电信网络诈骗" in second.stdout
 
 
-def test_a_number_that_is_no_button_is_read_as_a_message_and_end_of_input_is_handled(tmp_path: Path) -> None:
+def test_a_number_that_is_no_button_is_read_as_a_message_and_end_of_input_is_handled(
+    database: str, tmp_path: Path
+) -> None:
     """96110 typed while buttons are shown is the anti-fraud hotline, not a wrong menu number."""
-    result = chat(tmp_path / "db.sqlite3", ["/start", "96110", "明天会下雨吗"])
+    result = chat(database, ["/start", "96110", "明天会下雨吗"], data_dir=tmp_path)
     assert result.returncode == 0
     assert "请输入 1–" not in result.stdout and "Traceback" not in result.stderr
     assert "96110" in result.stdout.split("> 96110", 1)[1].split("> 明天", 1)[0]  # an answer about the hotline
     assert "还没找到相关的普法内容" in result.stdout  # a question no tip answers
 
 
-def test_english_console(tmp_path: Path) -> None:
-    result = chat(tmp_path / "db.sqlite3", ["/help"], "zoe", "--lang", "en")
+def test_english_console(database: str, tmp_path: Path) -> None:
+    result = chat(database, ["/help"], "zoe", "--lang", "en", data_dir=tmp_path)
     assert result.returncode == 0 and "Tap the buttons, or send one of these commands" in result.stdout
     assert "/topics topics" in result.stdout
 
 
 def test_bad_content_directory_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    # One backend is enough: the content is read before the database is opened.
     env = {**os.environ, "BOT_DB": str(tmp_path / "db.sqlite3"), "BOT_CONTENT_DIR": str(tmp_path / "missing")}
     result = subprocess.run(
         [sys.executable, "-m", "bot", "chat"],
@@ -120,13 +149,12 @@ def test_bad_content_directory_is_one_line_not_a_traceback(tmp_path: Path) -> No
     assert len(result.stderr.strip().splitlines()) == 1 and "content" in result.stderr
 
 
-def test_sigterm_mid_session_loses_no_event(tmp_path: Path) -> None:
+def test_sigterm_mid_session_loses_no_event(database: str, tmp_path: Path) -> None:
     """A graceful stop flushes buffered reach events, even while waiting for input."""
     import signal
     import time
 
-    db = tmp_path / "bot.sqlite3"
-    env = {**os.environ, "BOT_DB": str(db), "BOT_CONTENT_DIR": str(CONTENT)}
+    env = {**os.environ, "BOT_DB": database, "BOT_DATA_DIR": str(tmp_path), "BOT_CONTENT_DIR": str(CONTENT)}
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "chat", "--user", "sam"],
         stdin=subprocess.PIPE,
@@ -147,31 +175,28 @@ def test_sigterm_mid_session_loses_no_event(tmp_path: Path) -> None:
     process.send_signal(signal.SIGTERM)  # stdin stays open: the console is blocked reading
     assert process.wait(timeout=20) == 0
     process.stdin.close()
-    raw = sqlite3.connect(db)
-    assert raw.execute("SELECT COUNT(*) FROM reach_events WHERE kind = 'tip'").fetchone()[0] == 2
-    raw.close()
+    assert rows(database, tmp_path, "SELECT COUNT(*) FROM reach_events WHERE kind = 'tip'") == [(2,)]
 
 
-def test_console_topic_quiz_shows_explanations_score_and_records_events(tmp_path: Path) -> None:
-    db = tmp_path / "bot.sqlite3"
-    result = chat(db, ["/quiz 宪法", "1", "1", "1", "1", "1"], "quizzer")
+def test_console_topic_quiz_shows_explanations_score_and_records_events(database: str, tmp_path: Path) -> None:
+    result = chat(database, ["/quiz 宪法", "1", "1", "1", "1", "1"], "quizzer", data_dir=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.count("解析：") == 5 and out.count("依据：") == 5
     assert "【答题完成】" in out and "得分：" in out
     verdicts = re.findall(r"【(✓ 答对了！|✗ 答错了。正确答案：[^】]+)】", out)
     assert len(verdicts) == 5
-    raw = sqlite3.connect(db)
-    rows = raw.execute("SELECT kind, item_id, correct FROM reach_events ORDER BY id").fetchall()
-    assert [r[0] for r in rows] == ["quiz_question", "quiz_answer"] * 5
-    assert [bool(r[2]) for r in rows[1::2]] == [v.startswith("✓") for v in verdicts]
+    events = rows(database, tmp_path, "SELECT kind, item_id, correct FROM reach_events ORDER BY id")
+    assert [r[0] for r in events] == ["quiz_question", "quiz_answer"] * 5
+    assert [bool(r[2]) for r in events[1::2]] == [v.startswith("✓") for v in verdicts]
     score = re.search(r"得分：(\d)/5", out)
     assert score and int(score.group(1)) == sum(v.startswith("✓") for v in verdicts)
-    raw.close()
 
 
-def test_console_answers_questions_and_urgent_help_first(tmp_path: Path) -> None:
-    result = chat(tmp_path / "db.sqlite3", ["/start", "10", "有人叫我刷单赚佣金靠谱吗", "不好了我刚给骗子转了两万块"])
+def test_console_answers_questions_and_urgent_help_first(database: str, tmp_path: Path) -> None:
+    result = chat(
+        database, ["/start", "10", "有人叫我刷单赚佣金靠谱吗", "不好了我刚给骗子转了两万块"], data_dir=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     question_at = out.index("> 有人叫我刷单赚佣金靠谱吗")

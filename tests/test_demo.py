@@ -1,5 +1,7 @@
 """`python -m bot demo`: a separate database with a plausible year, lived through the real core."""
 
+# SQLite only: `demo --db` makes a SQLite file of its own (never the real BOT_DB).
+
 from __future__ import annotations
 
 import asyncio

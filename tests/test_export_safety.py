@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import logging
@@ -35,8 +34,8 @@ HOSTILE_NAMES = [
 HOSTILE_NOTE = "=cmd|' /C calc'!A0"
 
 
-async def build_history(db: Path) -> None:
-    storage = await Storage.open(db)
+async def build_history(db: Path | str, data_dir: Path | None = None) -> None:
+    storage = await Storage.open(db, data_dir=data_dir)
     for number, name in enumerate([*HOSTILE_NAMES, "李四"], start=1):
         resident, _ = await storage.residents.get_or_create("telegram", str(number), name, "zh-CN")
         await storage.residents.update(resident.id, place_id="hexi-village")
@@ -45,11 +44,10 @@ async def build_history(db: Path) -> None:
     await storage.close()
 
 
-@pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    db = tmp_path_factory.mktemp("export-safety") / "bot.sqlite3"
-    asyncio.run(build_history(db))
-    return {**os.environ, "BOT_DB": str(db), "BOT_CONTENT_DIR": str(CONTENT)}
+@pytest.fixture
+async def history(database: str, tmp_path: Path) -> dict[str, str]:
+    await build_history(database, tmp_path)
+    return {**os.environ, "BOT_DB": database, "BOT_DATA_DIR": str(tmp_path), "BOT_CONTENT_DIR": str(CONTENT)}
 
 
 def export(env: dict[str, str], out: Path) -> Path:

@@ -141,21 +141,28 @@ async def test_quiz_shows_the_menu_with_a_continue_choice_instead_of_resuming_si
 # -- the same first message through the real channels ----------------------------------------------
 
 
-def test_console_newcomer_gets_the_urgent_steps_first(tmp_path: Path) -> None:
-    env = {**os.environ, "BOT_DB": str(tmp_path / "db.sqlite3"), "BOT_CONTENT_DIR": str(CONTENT)}
+def test_console_newcomer_gets_the_urgent_steps_first(database: str, tmp_path: Path) -> None:
+    env = {**os.environ, "BOT_DB": database, "BOT_DATA_DIR": str(tmp_path), "BOT_CONTENT_DIR": str(CONTENT)}
     result = subprocess.run(
         [sys.executable, "-m", "bot", "chat", "--user", "new1"],
-        input=SCAM_NOW + "\n", capture_output=True, text=True, env=env, cwd=REPO, timeout=60,
+        input=SCAM_NOW + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     after = result.stdout.split(SCAM_NOW, 1)[1]
     assert after.index("正在被骗") < after.index("跳过")
 
 
-async def test_telegram_newcomer_first_messages(fake: FakeTelegram, tmp_path: Path, content: ContentStore) -> None:
+async def test_telegram_newcomer_first_messages(
+    fake: FakeTelegram, tmp_path: Path, content: ContentStore, database: str
+) -> None:
     from .test_telegram import Bot
 
-    async with Bot(fake, tmp_path, content) as bot:
+    async with Bot(fake, tmp_path, content, database=database) as bot:
         for number, (words, expected) in enumerate(
             ((SCAM_NOW, "正在被骗"), ("刷单是真的吗", "刷单"), ("你好", "普法小助手")), start=501
         ):
@@ -164,14 +171,14 @@ async def test_telegram_newcomer_first_messages(fake: FakeTelegram, tmp_path: Pa
             assert expected in first["text"], first["text"]
 
 
-async def test_wecom_newcomer_first_messages(tmp_path: Path, content: ContentStore) -> None:
+async def test_wecom_newcomer_first_messages(tmp_path: Path, content: ContentStore, database: str) -> None:
     from .test_wecom import WeComBot, contents
     from .test_wecom_crypto import CORP_ID
 
     wecom = FakeWeCom(corp_id=CORP_ID)
     await wecom.start()
     try:
-        async with WeComBot(wecom, tmp_path, content) as bot:
+        async with WeComBot(wecom, tmp_path, content, database=database) as bot:
             cases = ((SCAM_NOW, "正在被骗"), ("刷单是真的吗", "刷单"), ("你好", "普法小助手"))
             for number, (words, expected) in enumerate(cases):
                 user = f"newbie{number}"
@@ -294,20 +301,20 @@ async def test_nicknames_that_impersonate_office_holders_or_institutions_are_ref
     assert resident is not None and resident.public_name is None
 
 
-async def test_requests_on_the_command_line(tmp_path: Path, content: ContentStore, settings: Settings) -> None:
+async def test_requests_on_the_command_line(
+    database: str, tmp_path: Path, content: ContentStore, settings: Settings
+) -> None:
     import asyncio
-    import dataclasses
 
-    db = tmp_path / "cli.sqlite3"
-    storage = await Storage.open(db)
-    core = Core(storage, content, dataclasses.replace(settings, db_path=db), lambda: TODAY)
+    storage = await Storage.open(database, data_dir=tmp_path)
+    core = Core(storage, content, settings, lambda: TODAY)
     chat = Chat(core, "2001", channel="telegram")
     await chat.say("/start")
     await chat.say("宅基地边界跟邻居扯皮")
     await chat.press("请司法所联系我")
     await chat.say("13900001111")
     await storage.close()
-    env = {**os.environ, "BOT_DB": str(db), "BOT_CONTENT_DIR": str(CONTENT)}
+    env = {**os.environ, "BOT_DB": database, "BOT_DATA_DIR": str(tmp_path), "BOT_CONTENT_DIR": str(CONTENT)}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -25,6 +25,7 @@ from bot.content.store import ContentStore
 
 from .fakes.telegram_api import FakeTelegram
 from .fakes.wecom_api import FakeWeCom
+from .helpers import SQLITE_ONLY
 from .test_telegram import Bot
 from .test_wecom import AGENT, WeComBot, wecom  # noqa: F401  (the fixture)
 from .test_wecom_crypto import CORP_ID, TOKEN
@@ -59,8 +60,8 @@ def no_errors_logged(caplog: pytest.LogCaptureFixture) -> None:
 class Webhook:
     """A Telegram bot in webhook mode behind the shared web server."""
 
-    def __init__(self, fake: FakeTelegram, tmp_path: Path, content: ContentStore) -> None:
-        self.bot = Bot(fake, tmp_path, content, webhook=True)
+    def __init__(self, fake: FakeTelegram, tmp_path: Path, content: ContentStore, database: str) -> None:
+        self.bot = Bot(fake, tmp_path, content, webhook=True, database=database)
         self.web = WebServer("127.0.0.1", 0)
 
     async def __aenter__(self) -> Webhook:
@@ -84,8 +85,8 @@ class Webhook:
 
 
 @pytest.fixture
-async def webhook(fake: FakeTelegram, tmp_path: Path, content: ContentStore) -> AsyncIterator[Webhook]:
-    async with Webhook(fake, tmp_path, content) as instance:
+async def webhook(fake: FakeTelegram, tmp_path: Path, content: ContentStore, database: str) -> AsyncIterator[Webhook]:
+    async with Webhook(fake, tmp_path, content, database) as instance:
         yield instance
 
 
@@ -106,8 +107,9 @@ async def test_a_wecom_callback_in_two_writes_is_answered(
     wecom: FakeWeCom,  # noqa: F811
     tmp_path: Path,
     content: ContentStore,
+    database: str,
 ) -> None:
-    async with WeComBot(wecom, tmp_path, content) as bot:
+    async with WeComBot(wecom, tmp_path, content, database=database) as bot:
         now = str(int(time.time()))
         inner = (
             f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[wangwu]]></FromUserName>"
@@ -126,6 +128,7 @@ async def test_a_wecom_callback_in_two_writes_is_answered(
         assert wecom.sent_to("wangwu")
 
 
+@SQLITE_ONLY  # about HTTP bodies, refused before the core
 async def test_an_oversized_body_is_still_refused_when_it_arrives_in_pieces(webhook: Webhook) -> None:
     body = b'{"update_id": 1, "pad": "' + b"x" * (1 << 20) + b'"}'
     headers = {SECRET_HEADER: SECRET}  # an async generator body goes out chunked: no Content-Length to trust
@@ -146,15 +149,17 @@ async def _chunks(body: bytes) -> AsyncIterator[bytes]:
     "timestamp",
     ["²", "١٢٣", "9" * 5000],  # isdigit() but not int(); Arabic-Indic digits; past int()'s digit limit
 )
+@SQLITE_ONLY  # about HTTP bodies, refused before the core
 async def test_odd_wecom_verification_timestamps_are_refused(
     wecom: FakeWeCom,  # noqa: F811
     tmp_path: Path,
     content: ContentStore,
+    database: str,
     caplog: pytest.LogCaptureFixture,
     timestamp: str,
 ) -> None:
     caplog.set_level(logging.WARNING)
-    async with WeComBot(wecom, tmp_path, content) as bot:
+    async with WeComBot(wecom, tmp_path, content, database=database) as bot:
         params = {"msg_signature": "0" * 40, "timestamp": timestamp, "nonce": "1", "echostr": "abc"}
         async with bot.session.get(bot.url, params=params) as response:
             assert 400 <= response.status < 500
@@ -189,6 +194,7 @@ def _nested_replies(depth: int) -> dict:
     ],
     ids=["deep-array", "message-string", "message-empty", "date-overflow", "no-chat-instance", "deep-replies"],
 )
+@SQLITE_ONLY  # about HTTP bodies, refused before the core
 async def test_malformed_telegram_updates_get_400(
     webhook: Webhook, fake: FakeTelegram, caplog: pytest.LogCaptureFixture, body: bytes
 ) -> None:
@@ -203,6 +209,7 @@ async def test_malformed_telegram_updates_get_400(
     await fake.wait_sent("sendMessage", 1, chat_id=202)
 
 
+@SQLITE_ONLY  # about HTTP bodies, refused before the core
 async def test_a_client_that_hangs_up_mid_body_logs_no_error(
     webhook: Webhook, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -219,6 +226,7 @@ async def test_a_client_that_hangs_up_mid_body_logs_no_error(
     no_errors_logged(caplog)
 
 
+@SQLITE_ONLY  # about HTTP bodies, refused before the core
 async def test_a_client_that_stalls_mid_body_gets_400_after_the_body_timeout(
     webhook: Webhook, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

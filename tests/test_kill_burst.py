@@ -6,6 +6,8 @@ writer had not committed by then is lost; it must be no more than the deliveries
 (the flush interval is 50 ms; the rest is the bot not having read the last answers yet).
 """
 
+# SQLite only: what a SIGKILL leaves of the write-behind in a SQLite file (slow; not doubled).
+
 from __future__ import annotations
 
 import asyncio

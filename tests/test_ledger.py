@@ -20,7 +20,7 @@ from bot.reporting.statistics import Period, collect
 from bot.storage import LedgerEntry, Storage
 from bot.storage.migrations import MIGRATIONS
 
-from .conftest import CONTENT
+from .conftest import CONTENT, settings_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ledger"
 GBK_CSV = FIXTURES / "qingshi-2026-gbk.csv"  # as Excel on Chinese Windows saves it: GBK, a title row, 合计
@@ -30,14 +30,16 @@ Run = Callable[..., tuple[int, str]]
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "bot.sqlite3"
+def db(database: str) -> str:
+    """The bot's database: a SQLite file in the test's folder, or a PostgreSQL URL (files in the folder)."""
+    return database
 
 
 @pytest.fixture
-def run(db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
+def run(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
     """`python -m bot ARGS` in this process: (exit code, stdout and stderr)."""
-    monkeypatch.setenv("BOT_DB", str(db))
+    monkeypatch.setenv("BOT_DB", db)
+    monkeypatch.setenv("BOT_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("BOT_CONTENT_DIR", str(CONTENT))
     monkeypatch.delenv("LEDGER_MAX_COUNT", raising=False)
 
@@ -55,7 +57,7 @@ def catalog():  # type: ignore[no-untyped-def]
     return ContentStore.load(CONTENT).catalog
 
 
-def offline(db: Path) -> dict[str, tuple[int, int]]:
+def offline(db: str) -> dict[str, tuple[int, int]]:
     """The report's ledger figures for 2026: type -> (activities, count)."""
 
     async def read() -> dict[str, tuple[int, int]]:
@@ -69,7 +71,7 @@ def offline(db: Path) -> dict[str, tuple[int, int]]:
     return asyncio.run(read())
 
 
-def rows_in(db: Path, include_deleted: bool = True) -> list[LedgerEntry]:
+def rows_in(db: str, include_deleted: bool = True) -> list[LedgerEntry]:
     async def read() -> list[LedgerEntry]:
         storage = await Storage.open(db)
         try:
@@ -99,7 +101,7 @@ def office_workbook(path: Path) -> Path:
 # -- imports -----------------------------------------------------------------------------------------
 
 
-def test_gbk_csv_with_a_title_row_imports_and_importing_it_again_adds_nothing(run: Run, db: Path) -> None:
+def test_gbk_csv_with_a_title_row_imports_and_importing_it_again_adds_nothing(run: Run, db: str) -> None:
     assert run("ledger", "import", GBK_CSV) == (0, "导入 3 条，跳过重复 0 条，拒绝 0 条\n")
     figures = offline(db)
     assert figures == {"进村宣传": (1, 120), "进校园": (1, 450), "发放资料": (1, 1200)}
@@ -117,7 +119,7 @@ def test_gbk_csv_with_a_title_row_imports_and_importing_it_again_adds_nothing(ru
     assert (third.count, third.place_id, third.title) == (1200, "zhenjie-community", "反诈骗")
 
 
-def test_xlsx_with_a_title_row_and_date_cells_imports_once(run: Run, db: Path, tmp_path: Path) -> None:
+def test_xlsx_with_a_title_row_and_date_cells_imports_once(run: Run, db: str, tmp_path: Path) -> None:
     path = office_workbook(tmp_path / "台账.xlsx")
     assert run("ledger", "import", path) == (0, "导入 3 条，跳过重复 0 条，拒绝 0 条\n")
     assert run("ledger", "import", path) == (0, "导入 0 条，跳过重复 3 条，拒绝 0 条\n")
@@ -133,7 +135,7 @@ def test_xlsx_with_a_title_row_and_date_cells_imports_once(run: Run, db: Path, t
     assert (december.day, december.place_id, december.location) == ("2026-11-04", None, "镇政府门口")
 
 
-def test_utf8_csv_with_or_without_bom_and_english_headers(run: Run, db: Path, tmp_path: Path) -> None:
+def test_utf8_csv_with_or_without_bom_and_english_headers(run: Run, db: str, tmp_path: Path) -> None:
     text = "date,type,place,topic,count,note\n2026-07-01,讲座,茶园村,anti-fraud,50,夜校\n"
     (tmp_path / "bom.csv").write_text(text, encoding="utf-8-sig")
     (tmp_path / "plain.csv").write_text(text, encoding="utf-8")
@@ -144,9 +146,7 @@ def test_utf8_csv_with_or_without_bom_and_english_headers(run: Run, db: Path, tm
     assert offline(db) == {"法治讲座": (1, 50)}
 
 
-def test_refused_rows_say_why_with_their_row_number_and_the_rest_is_imported(
-    run: Run, db: Path, tmp_path: Path
-) -> None:
+def test_refused_rows_say_why_with_their_row_number_and_the_rest_is_imported(run: Run, db: str, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text(
         "普法台账\n日期,类型,地点,数量\n2026-05-01,进村宣传,河西村,40\n2026-13-01,跳舞,火星,-3\n", encoding="utf-8"
@@ -163,7 +163,7 @@ def test_refused_rows_say_why_with_their_row_number_and_the_rest_is_imported(
     assert offline(db) == {"进村宣传": (1, 40)}
 
 
-def test_dry_run_shows_every_row_and_writes_nothing(run: Run, db: Path, tmp_path: Path) -> None:
+def test_dry_run_shows_every_row_and_writes_nothing(run: Run, db: str, tmp_path: Path) -> None:
     first = ("--date", "2026-03-05", "--type", "进村宣传", "--place", "河西村", "--topic", "宪法宣传周")
     assert run("ledger", "add", *first, "--count", "120")[0] == 0
     path = tmp_path / "mixed.csv"
@@ -240,7 +240,7 @@ def test_counts_as_offices_write_them(value: object, count: int | None) -> None:
 # -- implausible values ------------------------------------------------------------------------------
 
 
-def test_an_implausible_count_is_refused_without_force_and_accepted_with_it(run: Run, db: Path) -> None:
+def test_an_implausible_count_is_refused_without_force_and_accepted_with_it(run: Run, db: str) -> None:
     args = ("ledger", "add", "--date", "2026-05-01", "--type", "发放资料", "--count", "99999999")
     assert run(*args) == (
         1,
@@ -252,14 +252,14 @@ def test_an_implausible_count_is_refused_without_force_and_accepted_with_it(run:
     assert offline(db) == {"发放资料": (1, 99999999)}
 
 
-def test_the_count_bound_is_a_setting(run: Run, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_count_bound_is_a_setting(run: Run, db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEDGER_MAX_COUNT", "100000")
     assert run("ledger", "add", "--date", "2026-05-01", "--type", "发放资料", "--count", "20000")[0] == 0
     monkeypatch.setenv("LEDGER_MAX_COUNT", "many")
     assert "LEDGER_MAX_COUNT='many'" in run("ledger", "list")[1]
 
 
-def test_an_implausible_row_in_a_file_is_imported_with_force(run: Run, db: Path, tmp_path: Path) -> None:
+def test_an_implausible_row_in_a_file_is_imported_with_force(run: Run, db: str, tmp_path: Path) -> None:
     path = tmp_path / "big.csv"
     path.write_text("日期,类型,地点,人数\n2026-05-02,进村宣传,河西村,2000\n", encoding="utf-8")
     code, out = run("ledger", "import", path)
@@ -300,7 +300,7 @@ def test_a_future_date_is_refused_from_the_command_line(run: Run) -> None:
 # -- corrections -------------------------------------------------------------------------------------
 
 
-def test_edit_delete_and_restore_change_the_report_and_are_in_the_audit_log(run: Run, db: Path) -> None:
+def test_edit_delete_and_restore_change_the_report_and_are_in_the_audit_log(run: Run, db: str) -> None:
     add = ("ledger", "add", "--type", "法治讲座", "--place", "河西村")
     assert run(*add, "--date", "2026-05-06", "--count", "4500", "--force")[0] == 0  # a typo: 45 meant
     assert run(*add, "--date", "2026-06-01", "--count", "30")[0] == 0
@@ -354,7 +354,7 @@ def test_an_edit_keeps_earlier_confirmed_values_and_checks_new_ones(run: Run) ->
     )
 
 
-def test_a_deleted_row_is_not_brought_back_by_importing_the_file_again(run: Run, db: Path) -> None:
+def test_a_deleted_row_is_not_brought_back_by_importing_the_file_again(run: Run, db: str) -> None:
     assert run("ledger", "import", GBK_CSV)[0] == 0
     assert run("ledger", "delete", "3")[0] == 0
     assert run("ledger", "import", GBK_CSV) == (0, "导入 0 条，跳过重复 3 条，拒绝 0 条\n")
@@ -378,7 +378,7 @@ def test_list_is_an_aligned_table_with_ids_and_chinese_names(run: Run, tmp_path:
     assert f"已删除（cli:{_login()}，" in lines[2] and lines[-1] == "共 3 条，其中已删除 1 条"
 
 
-def test_evidence_is_copied_under_the_data_directory(run: Run, db: Path, tmp_path: Path) -> None:
+def test_evidence_is_copied_under_the_data_directory(run: Run, db: str, tmp_path: Path) -> None:
     photo = tmp_path / "现场照片.jpg"
     photo.write_bytes(b"\xff\xd8\xff photo")
     code, out = run(
@@ -388,7 +388,7 @@ def test_evidence_is_copied_under_the_data_directory(run: Run, db: Path, tmp_pat
     assert code == 0 and "佐证材料 2 个已存入" in out
     (entry,) = rows_in(db)
     assert entry.evidence == ("ledger-evidence/1/现场照片.jpg", "ledger-evidence/1/现场照片-2.jpg")
-    assert (db.parent / entry.evidence[1]).read_bytes() == photo.read_bytes()
+    assert (tmp_path / entry.evidence[1]).read_bytes() == photo.read_bytes()  # BOT_DATA_DIR
     assert run("ledger", "add", "--date", "2026-05-07", "--type", "其他", "--count", "1", "--evidence", tmp_path / "x")[
         1
     ].endswith(f"找不到佐证材料 {tmp_path / 'x'}\n")
@@ -399,7 +399,7 @@ def test_evidence_is_copied_under_the_data_directory(run: Run, db: Path, tmp_pat
 # -- the template ------------------------------------------------------------------------------------
 
 
-def test_the_template_has_drop_down_lists_and_imports_back(run: Run, db: Path, tmp_path: Path, catalog) -> None:  # type: ignore[no-untyped-def]
+def test_the_template_has_drop_down_lists_and_imports_back(run: Run, db: str, tmp_path: Path, catalog) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "台账模板.xlsx"
     assert run("ledger", "template", "--out", path) == (0, f"已生成台账模板：{path}\n")
     book = load_workbook(path)
@@ -440,11 +440,13 @@ def test_the_template_has_drop_down_lists_and_imports_back(run: Run, db: Path, t
 # -- storage and chat ----------------------------------------------------------------------------------
 
 
-async def test_migration_11_keeps_rows_doubled_before_it_and_flags_them(tmp_path: Path) -> None:
-    from bot.storage.db import Database
+async def test_migration_11_keeps_rows_doubled_before_it_and_flags_them(database: str, tmp_path: Path) -> None:
+    import time
 
-    path = tmp_path / "old.sqlite3"
-    old = await Database.open(path)
+    from bot.storage.db import DEFAULT_ZONE_OFFSET
+    from bot.storage.storage import open_database
+
+    old = await open_database(database, time.time, DEFAULT_ZONE_OFFSET, tmp_path)  # not migrated beyond 10
     await old.migrate([m for m in MIGRATIONS if m.version <= 10])
     async with old.atomic() as tx:
         for _ in range(2):  # the same file imported twice before duplicates were refused
@@ -454,7 +456,7 @@ async def test_migration_11_keeps_rows_doubled_before_it_and_flags_them(tmp_path
             )
     await old.close()
 
-    storage = await Storage.open(path)
+    storage = await Storage.open(database, data_dir=tmp_path)
     try:
         first, second = await storage.ledger.between("2026-01-01", "2026-12-31")
         assert (first.id, second.id) == (1, 2)
@@ -468,15 +470,14 @@ async def test_migration_11_keeps_rows_doubled_before_it_and_flags_them(tmp_path
         await storage.close()
 
 
-async def test_admins_record_confirm_and_delete_in_chat(tmp_path: Path, content: ContentStore) -> None:
-    from bot.config import Identity, Settings
+async def test_admins_record_confirm_and_delete_in_chat(database: str, tmp_path: Path, content: ContentStore) -> None:
+    from bot.config import Identity
     from bot.core.engine import Core
 
     from .helpers import Chat, texts
 
-    db = tmp_path / "bot.sqlite3"
-    storage = await Storage.open(db)
-    settings = Settings(db_path=db, content_dir=CONTENT, admins=frozenset({Identity("console", "boss")}))
+    storage = await Storage.open(database, data_dir=tmp_path)
+    settings = settings_for(database, tmp_path, content_dir=CONTENT, admins=frozenset({Identity("console", "boss")}))
     try:
         boss = Chat(Core(storage, content, settings), "boss")
         refused = texts(await boss.say("/ledger 2026-05-06 进村宣传 河西村 9000"))

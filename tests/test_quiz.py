@@ -141,16 +141,16 @@ async def test_someone_elses_or_forged_answers_are_refused(core: Core) -> None:
 
 
 async def test_a_restart_mid_quiz_resumes_at_the_same_question(
-    tmp_path: Path, content: ContentStore, settings: Settings
+    database: str, tmp_path: Path, content: ContentStore, settings: Settings
 ) -> None:
-    storage = await Storage.open(tmp_path / "bot.sqlite3")
+    storage = await Storage.open(database, data_dir=tmp_path)
     core = Core(storage, content, settings, lambda: TODAY)
     chat = Chat(core, "sam")
     question = current_question(await chat.say("/quiz 反诈"))
     question = current_question(await answer(chat, question, True))  # now on question 2
     await storage.close()
 
-    storage = await Storage.open(tmp_path / "bot.sqlite3")  # the "restarted" bot
+    storage = await Storage.open(database, data_dir=tmp_path)  # the "restarted" bot
     core = Core(storage, content, settings, lambda: TODAY)
     chat = Chat(core, "sam")
     await chat.say("/quiz")  # the menu, with 「继续上次」 on top

@@ -4,7 +4,6 @@ help), with campaign broadcasts and ledger rows written through the storage API.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import json
@@ -12,13 +11,13 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
 
-from bot.config import Settings
 from bot.content.model import Catalog
 from bot.content.store import ContentStore
 from bot.core.engine import Core
@@ -30,8 +29,8 @@ from bot.reporting.statistics import collect
 from bot.storage import Audience, Outcome, ReachEvent, Storage
 from bot.storage.ledger import LedgerEntry
 
-from .conftest import CONTENT, REPO, TODAY
-from .helpers import Chat
+from .conftest import CONTENT, REPO, TODAY, settings_for
+from .helpers import BACKENDS, Chat, apart, shared_database
 
 ZONE = ZoneInfo("Asia/Shanghai")
 ASCII_WORD = re.compile(r"[A-Za-z]")
@@ -104,10 +103,10 @@ async def live_a_year(storage: Storage, core: Core, now: list[int], year: int) -
     )
 
 
-async def build_town(db: Path, content: ContentStore) -> None:
+async def build_town(db: str, folder: Path, content: ContentStore) -> None:
     now = [stamp("2025-05-10")]
-    storage = await Storage.open(db, clock=lambda: now[0])
-    core = Core(storage, content, Settings(db_path=db, content_dir=CONTENT), lambda: TODAY)
+    storage = await Storage.open(db, clock=lambda: now[0], data_dir=folder)
+    core = Core(storage, content, settings_for(db, folder, content_dir=CONTENT), lambda: TODAY)
     try:
         for year in (2025, 2026):
             await live_a_year(storage, core, now, year)
@@ -117,11 +116,15 @@ async def build_town(db: Path, content: ContentStore) -> None:
         await storage.close()
 
 
-@pytest.fixture(scope="module")
-def town(tmp_path_factory: pytest.TempPathFactory, content: ContentStore) -> dict[str, str]:
-    db = tmp_path_factory.mktemp("town") / "bot.sqlite3"
-    asyncio.run(build_town(db, content))
-    return {**os.environ, "BOT_DB": str(db), "BOT_CONTENT_DIR": str(CONTENT)}
+@pytest.fixture(scope="module", params=BACKENDS)
+def town(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, content: ContentStore
+) -> Iterator[dict[str, str]]:
+    """The town's two years, built once per backend."""
+    folder = tmp_path_factory.mktemp("town")
+    with shared_database(request, folder) as db:
+        apart(build_town(db, folder, content))
+        yield {**os.environ, "BOT_DB": db, "BOT_DATA_DIR": str(folder), "BOT_CONTENT_DIR": str(CONTENT)}
 
 
 def cli(env: dict[str, str], *args: str) -> str:
@@ -135,7 +138,7 @@ def cli(env: dict[str, str], *args: str) -> str:
 async def statistics_of(
     env: dict[str, str], content: ContentStore, first: str, last: str, catalog: Catalog | None = None
 ) -> Statistics:
-    storage = await Storage.open(env["BOT_DB"])
+    storage = await Storage.open(env["BOT_DB"], data_dir=Path(env["BOT_DATA_DIR"]))
     try:
         period = Period(dt.date.fromisoformat(first), dt.date.fromisoformat(last), ZONE)
         return await collect(storage, catalog or content.catalog, period)

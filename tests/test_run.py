@@ -6,14 +6,17 @@ import asyncio
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+from bot.storage import Storage
 
 from .conftest import CONTENT
 from .fakes.telegram_api import FakeTelegram
+from .helpers import SQLITE_ONLY
 from .test_telegram import button
 
 
@@ -23,12 +26,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def start_bot(fake: FakeTelegram, tmp_path: Path, **extra: str) -> subprocess.Popen:
+async def rows(database: str, data_dir: Path, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of a query on the bot's database (either backend), read after the bot has stopped."""
+    storage = await Storage.open(database, data_dir=data_dir)
+    try:
+        return [tuple(row) for row in await storage.db.fetchall(sql)]
+    finally:
+        await storage.close()
+
+
+async def start_bot(fake: FakeTelegram, tmp_path: Path, database: str | None = None, **extra: str) -> subprocess.Popen:
+    """`python -m bot run` on `database` (the `database` fixture's), else on a SQLite file in `tmp_path`."""
     env = {
         **os.environ,
         "TELEGRAM_BOT_TOKEN": fake.token,
         "TELEGRAM_API_BASE_URL": fake.base_url,
-        "BOT_DB": str(tmp_path / "bot.sqlite3"),
+        "BOT_DB": database or str(tmp_path / "bot.sqlite3"),
+        "BOT_DATA_DIR": str(tmp_path),
         "BOT_CONTENT_DIR": str(CONTENT),
         "BOT_LOG_LEVEL": "INFO",
         **extra,
@@ -56,8 +70,11 @@ async def stop_bot(process: subprocess.Popen) -> str:
     return stderr
 
 
-async def test_run_serves_polling_and_stops_cleanly_on_sigterm(fake: FakeTelegram, tmp_path: Path) -> None:
-    process = await start_bot(fake, tmp_path)
+@SQLITE_ONLY  # slow (12 s); a `bot run` on PostgreSQL keeping its events at SIGTERM: the grace test below
+async def test_run_serves_polling_and_stops_cleanly_on_sigterm(
+    fake: FakeTelegram, database: str, tmp_path: Path
+) -> None:
+    process = await start_bot(fake, tmp_path, database)
     try:
         ann = fake.user(301, "Ann")
         fake.send_text(ann, "/start")
@@ -78,19 +95,17 @@ async def test_run_serves_polling_and_stops_cleanly_on_sigterm(fake: FakeTelegra
     finally:
         stderr = await stop_bot(process)
     assert fake.token not in stderr and fake.token.split(":")[1] not in stderr
-    rows = (
-        sqlite3.connect(tmp_path / "bot.sqlite3")
-        .execute("SELECT kind, topic_id, place_id, channel FROM reach_events")
-        .fetchall()
-    )
-    assert rows == [("tip", "drowning", "qingshi-village", "telegram")] * 2  # nothing lost at SIGTERM
+    events = await rows(database, tmp_path, "SELECT kind, topic_id, place_id, channel FROM reach_events")
+    assert events == [("tip", "drowning", "qingshi-village", "telegram")] * 2  # nothing lost at SIGTERM
 
 
-async def test_run_in_webhook_mode_checks_the_secret(fake: FakeTelegram, tmp_path: Path) -> None:
+@SQLITE_ONLY  # about the webhook, not storage
+async def test_run_in_webhook_mode_checks_the_secret(fake: FakeTelegram, database: str, tmp_path: Path) -> None:
     port = free_port()
     process = await start_bot(
         fake,
         tmp_path,
+        database,
         TELEGRAM_WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/hook",
         TELEGRAM_LISTEN=f"127.0.0.1:{port}",
     )
@@ -110,23 +125,27 @@ async def test_run_in_webhook_mode_checks_the_secret(fake: FakeTelegram, tmp_pat
     assert fake.webhook_secret not in stderr
 
 
-async def test_run_serves_wecom_callbacks(tmp_path: Path) -> None:
+@SQLITE_ONLY  # about the channel, not storage
+async def test_run_serves_wecom_callbacks(database: str, tmp_path: Path) -> None:
     """`python -m bot run` with WeCom configured: an encrypted message gets the welcome via message/send."""
-    stderr = await _wecom_welcome(tmp_path, {"TELEGRAM_BOT_TOKEN": ""})
+    stderr = await _wecom_welcome(database, tmp_path, {"TELEGRAM_BOT_TOKEN": ""})
     assert "could not start" not in stderr
 
 
-async def test_one_channel_down_at_start_does_not_stop_the_other(tmp_path: Path) -> None:
+@SQLITE_ONLY  # about the channels, not storage
+async def test_one_channel_down_at_start_does_not_stop_the_other(database: str, tmp_path: Path) -> None:
     """Telegram unreachable at start: WeCom serves anyway, Telegram is retried in the background."""
     closed = free_port()  # nothing listens there
     stderr = await _wecom_welcome(
-        tmp_path, {"TELEGRAM_BOT_TOKEN": "123456:TEST", "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{closed}/bot"}
+        database,
+        tmp_path,
+        {"TELEGRAM_BOT_TOKEN": "123456:TEST", "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{closed}/bot"},
     )
     assert "telegram: could not start" in stderr and "retrying in the background" in stderr
     assert "Unclosed client session" not in stderr
 
 
-async def _wecom_welcome(tmp_path: Path, extra_env: dict[str, str]) -> str:
+async def _wecom_welcome(database: str, tmp_path: Path, extra_env: dict[str, str]) -> str:
     import aiohttp
 
     from bot.channels.wecom.crypto import WeComCrypto, signature
@@ -140,7 +159,8 @@ async def _wecom_welcome(tmp_path: Path, extra_env: dict[str, str]) -> str:
     env = {
         **os.environ,
         **extra_env,
-        "BOT_DB": str(tmp_path / "bot.sqlite3"),
+        "BOT_DB": database,
+        "BOT_DATA_DIR": str(tmp_path),
         "BOT_CONTENT_DIR": str(CONTENT),
         "WECOM_CORP_ID": CORP_ID,
         "WECOM_AGENT_ID": "1000002",
@@ -191,6 +211,7 @@ async def _wecom_welcome(tmp_path: Path, extra_env: dict[str, str]) -> str:
 
 async def test_a_second_bot_on_the_same_database_refuses_to_start(fake: FakeTelegram, tmp_path: Path) -> None:
     """In polling mode two processes would both answer every update: the second one stops at once, clearly."""
+    # SQLite only: on PostgreSQL several bot processes serving one database is the point (tests/test_county.py)
     first = await start_bot(fake, tmp_path)
     try:
         env = {
@@ -202,8 +223,13 @@ async def test_a_second_bot_on_the_same_database_refuses_to_start(fake: FakeTele
         }
         started = time.monotonic()
         second = await asyncio.to_thread(
-            subprocess.run, [sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, capture_output=True,
-            text=True, timeout=30,
+            subprocess.run,
+            [sys.executable, "-m", "bot", "run"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert second.returncode != 0
         assert time.monotonic() - started < 5
@@ -214,7 +240,9 @@ async def test_a_second_bot_on_the_same_database_refuses_to_start(fake: FakeTele
         await stop_bot(first)
 
 
-async def test_sigterm_exits_within_the_grace_even_with_replies_queued_behind_the_pacer(tmp_path: Path) -> None:
+async def test_sigterm_exits_within_the_grace_even_with_replies_queued_behind_the_pacer(
+    database: str, tmp_path: Path
+) -> None:
     """One WeCom member owed 40 replies (the per-member pacer holds the last ten for a minute): SIGTERM still
     exits within BOT_SHUTDOWN_GRACE and a little, and the replies already sent keep their reach events."""
     import aiohttp
@@ -230,7 +258,8 @@ async def test_sigterm_exits_within_the_grace_even_with_replies_queued_behind_th
     env = {
         **os.environ,
         "TELEGRAM_BOT_TOKEN": "",
-        "BOT_DB": str(tmp_path / "bot.sqlite3"),
+        "BOT_DB": database,
+        "BOT_DATA_DIR": str(tmp_path),
         "BOT_CONTENT_DIR": str(CONTENT),
         "WECOM_CORP_ID": CORP_ID,
         "WECOM_AGENT_ID": "1000002",
@@ -242,7 +271,11 @@ async def test_sigterm_exits_within_the_grace_even_with_replies_queued_behind_th
         "BOT_SHUTDOWN_GRACE": "2",
     }
     process = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once; we wait with to_thread
-        [sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "bot", "run"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     crypto = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
@@ -279,5 +312,5 @@ async def test_sigterm_exits_within_the_grace_even_with_replies_queued_behind_th
             process.kill()
         await wecom.stop()
     assert code == 0 and took < 2 + 3, took
-    tips = sqlite3.connect(tmp_path / "bot.sqlite3").execute("SELECT COUNT(*) FROM reach_events").fetchone()[0]
+    ((tips,),) = await rows(database, tmp_path, "SELECT COUNT(*) FROM reach_events")
     assert 1 <= tips <= 20  # every tip that went out is counted; none that did not

@@ -22,6 +22,7 @@ from bot.core.sending import is_self_paced
 from bot.storage import Audience
 
 from .fakes.telegram_api import FakeTelegram
+from .helpers import SQLITE_ONLY
 from .test_broadcasts import add_residents
 from .test_telegram import Bot
 
@@ -277,10 +278,11 @@ async def _replies_per_start(bot: Bot, fake: FakeTelegram) -> int:
     return len(fake.sent("sendMessage", chat_id=probe["id"]))
 
 
+@SQLITE_ONLY  # about the send pace, not storage, and slow (8 s)
 async def test_a_village_meeting_of_100_starts_is_answered_in_full_with_hardly_a_429(
-    fake: FakeTelegram, tmp_path: Path, content: ContentStore
+    fake: FakeTelegram, tmp_path: Path, content: ContentStore, database: str
 ) -> None:
-    async with Bot(fake, tmp_path, content) as bot:
+    async with Bot(fake, tmp_path, content, database=database) as bot:
         assert is_self_paced(bot.channel)
         per_start = await _replies_per_start(bot, fake)
         fake.reset()
@@ -302,10 +304,11 @@ async def test_a_village_meeting_of_100_starts_is_answered_in_full_with_hardly_a
         assert bot.channel.replies_given_up == 0
 
 
+@SQLITE_ONLY  # about the send pace, not storage, and slow (7 s)
 async def test_a_broadcast_does_not_starve_residents_who_are_chatting(
-    fake: FakeTelegram, tmp_path: Path, content: ContentStore
+    fake: FakeTelegram, tmp_path: Path, content: ContentStore, database: str
 ) -> None:
-    async with Bot(fake, tmp_path, content) as bot:
+    async with Bot(fake, tmp_path, content, database=database) as bot:
         recipients = 150
         await add_residents(bot.storage, [(40_000 + i, None, True, False) for i in range(recipients)])
         for i in range(recipients):
@@ -326,6 +329,7 @@ async def test_a_broadcast_does_not_starve_residents_who_are_chatting(
         )
         sending = asyncio.create_task(worker.run_once())
         await fake.wait_sent("sendMessage", 30, timeout=5)  # the broadcast is under way
+
         def reply_after(chat_id: int, asked: float) -> float | None:
             for call in fake.sent("sendMessage", chat_id=chat_id):
                 if call.at > asked and "宪法宣传周" not in call.params["text"]:
@@ -354,9 +358,9 @@ async def test_a_broadcast_does_not_starve_residents_who_are_chatting(
 
 
 async def test_broadcasts_on_telegram_go_at_the_budgets_pace_not_the_workers_rate(
-    fake: FakeTelegram, tmp_path: Path, content: ContentStore
+    fake: FakeTelegram, tmp_path: Path, content: ContentStore, database: str
 ) -> None:
-    async with Bot(fake, tmp_path, content) as bot:
+    async with Bot(fake, tmp_path, content, database=database) as bot:
         await add_residents(bot.storage, [(50_000 + i, None, True, False) for i in range(40)])
         fake.rate_limit = 30.0
         broadcast_id = await bot.storage.broadcasts.create(
@@ -374,9 +378,9 @@ async def test_broadcasts_on_telegram_go_at_the_budgets_pace_not_the_workers_rat
 
 
 async def test_a_reply_waits_out_a_429_unless_the_wait_ends_beyond_the_horizon(
-    fake: FakeTelegram, tmp_path: Path, content: ContentStore
+    fake: FakeTelegram, tmp_path: Path, content: ContentStore, database: str
 ) -> None:
-    async with Bot(fake, tmp_path, content) as bot:
+    async with Bot(fake, tmp_path, content, database=database) as bot:
         bot.channel.retry = RetryPolicy(backoff=0.01, horizon=3.0)
         ivy = fake.user(60_001, "Ivy")
         fake.fail_next("sendMessage", 429, count=2, retry_after=1)  # twice: more than the old single retry

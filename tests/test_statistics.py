@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,8 @@ from openpyxl import load_workbook
 from bot.storage import Audience, Outcome, ReachEvent, Storage
 from bot.storage.ledger import LedgerEntry
 
-from .conftest import CONTENT, REPO
+from .conftest import CONTENT, REPO, settings_for
+from .helpers import BACKENDS, apart, shared_database
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -26,8 +27,9 @@ def ts(day: str, hour: int = 10) -> int:
     return int(dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour), ZONE).timestamp())
 
 
-async def build_history(db: Path) -> None:
-    storage = await Storage.open(db)
+async def build_history(db: Path | str, data_dir: Path | None = None) -> None:
+    """The known history, written to `db`: a SQLite file or a PostgreSQL URL (a server's files go in `data_dir`)."""
+    storage = await Storage.open(db, data_dir=data_dir)
     people = {}
     for key, channel, external, place in [
         ("A", "telegram", "1", "hexi-village"),
@@ -130,11 +132,13 @@ async def build_history(db: Path) -> None:
     await storage.close()
 
 
-@pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    db = tmp_path_factory.mktemp("stats") / "bot.sqlite3"
-    asyncio.run(build_history(db))
-    return {**os.environ, "BOT_DB": str(db), "BOT_CONTENT_DIR": str(CONTENT)}
+@pytest.fixture(scope="module", params=BACKENDS)
+def history(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The history, built once per backend."""
+    folder = tmp_path_factory.mktemp("stats")
+    with shared_database(request, folder) as db:
+        apart(build_history(db, folder))
+        yield {**os.environ, "BOT_DB": db, "BOT_DATA_DIR": str(folder), "BOT_CONTENT_DIR": str(CONTENT)}
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -339,19 +343,20 @@ def test_ledger_import_reports_rows_and_dry_run_writes_nothing(history: dict[str
     assert may["offline"]["activities"] == 0  # a dry run writes nothing
 
 
-async def test_admin_stats_export_and_ledger_in_chat_and_refused_to_others(tmp_path: Path, content: object) -> None:
+async def test_admin_stats_export_and_ledger_in_chat_and_refused_to_others(
+    database: str, tmp_path: Path, content: object
+) -> None:
     import shutil
 
-    from bot.config import Identity, Settings
+    from bot.config import Identity
     from bot.core.engine import Core
     from bot.core.events import Document, Image
 
     from .helpers import Chat, texts
 
-    db = tmp_path / "bot.sqlite3"
-    await build_history(db)
-    storage = await Storage.open(db)
-    settings = Settings(db_path=db, content_dir=CONTENT, admins=frozenset({Identity("console", "boss")}))
+    await build_history(database, tmp_path)
+    storage = await Storage.open(database, data_dir=tmp_path)
+    settings = settings_for(database, tmp_path, content_dir=CONTENT, admins=frozenset({Identity("console", "boss")}))
     core = Core(storage, content, settings)  # type: ignore[arg-type]
     try:
         resident = Chat(core, "villager")

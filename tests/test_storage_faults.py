@@ -5,6 +5,8 @@ Tests run as root, so file modes would not stop a write: a failing write connect
 is full"), and in a real `python -m bot run` by a launcher that turns the writer read-only while a file exists.
 """
 
+# SQLite only: the faults are made with SQLite itself (see above), on files.
+
 from __future__ import annotations
 
 import asyncio

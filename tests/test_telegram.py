@@ -15,14 +15,15 @@ import pytest
 from bot.channels.http import WebServer, telegram_webhook_handler
 from bot.channels.telegram.adapter import RetryPolicy, TelegramChannel, file_base_url
 from bot.channels.telegram.conversation import Conversation
-from bot.config import Identity, Secret, Settings
+from bot.config import Identity, Secret
 from bot.content.store import ContentStore
 from bot.core.engine import Core
 from bot.core.events import Text
 from bot.storage import Storage
 
-from .conftest import CONTENT, TODAY
+from .conftest import CONTENT, TODAY, settings_for
 from .fakes.telegram_api import FakeTelegram
+from .helpers import SQLITE_ONLY
 
 
 def button(message: dict, label: str) -> str:
@@ -35,7 +36,8 @@ def button(message: dict, label: str) -> str:
 
 
 class Bot:
-    """The channel under test plus its storage, for one test."""
+    """The channel under test plus its storage, for one test: on `database` (the `database` fixture's SQLite path
+    or PostgreSQL URL), else on a SQLite file in `tmp_path`."""
 
     def __init__(
         self,
@@ -44,10 +46,13 @@ class Bot:
         content: ContentStore,
         webhook: bool = False,
         telegram_rate: float = 30.0,
+        database: str | None = None,
     ) -> None:
         self.fake = fake
-        self.settings = Settings(
-            db_path=tmp_path / "bot.sqlite3",
+        self.data_dir = tmp_path
+        self.settings = settings_for(
+            database or str(tmp_path / "bot.sqlite3"),
+            tmp_path,
             content_dir=content.directory,
             telegram_token=Secret(fake.token),
             telegram_api_base_url=fake.base_url,
@@ -58,11 +63,9 @@ class Bot:
         self.webhook = webhook
 
     async def start(self) -> None:
-        self.storage = await Storage.open(self.settings.db_path, flush_interval=0.05)
+        self.storage = await Storage.open(self.settings.database, flush_interval=0.05, data_dir=self.data_dir)
         self.core = Core(self.storage, self.content, self.settings, lambda: TODAY)
-        self.channel = TelegramChannel(
-            self.core, self.settings, retry=RetryPolicy(backoff=0.01), webhook=self.webhook
-        )
+        self.channel = TelegramChannel(self.core, self.settings, retry=RetryPolicy(backoff=0.01), webhook=self.webhook)
         await self.channel.start()
 
     async def stop(self) -> None:
@@ -95,8 +98,8 @@ class Bot:
 
 
 @pytest.fixture
-async def bot(fake: FakeTelegram, tmp_path: Path, content: ContentStore) -> AsyncIterator[Bot]:
-    instance = Bot(fake, tmp_path, content)
+async def bot(fake: FakeTelegram, tmp_path: Path, content: ContentStore, database: str) -> AsyncIterator[Bot]:
+    instance = Bot(fake, tmp_path, content, database=database)
     await instance.start()
     yield instance
     await instance.stop()
@@ -128,6 +131,7 @@ async def test_start_place_topics_tips_with_buttons_and_reach_events(bot: Bot, f
     ]
 
 
+@SQLITE_ONLY  # about the Bot API client, not storage
 async def test_commands_are_registered_in_chinese_and_english(bot: Bot, fake: FakeTelegram) -> None:
     zh = fake.get_commands(None, "")
     en = fake.get_commands(None, "en")
@@ -220,6 +224,7 @@ async def _until(check, expected, timeout: float = 5.0) -> None:  # type: ignore
     raise AssertionError(f"condition never became {expected}")
 
 
+@SQLITE_ONLY  # about the Bot API client, not storage
 async def test_429_retry_after_is_honoured(bot: Bot, fake: FakeTelegram) -> None:
     fay = fake.user(106, "Fay")
     fake.fail_next("sendMessage", 429, count=1, retry_after=1)
@@ -232,6 +237,7 @@ async def test_429_retry_after_is_honoured(bot: Bot, fake: FakeTelegram) -> None
     assert time.monotonic() - started >= 0.95
 
 
+@SQLITE_ONLY  # about the Bot API client, not storage
 async def test_5xx_is_retried_with_backoff_and_bounded(bot: Bot, fake: FakeTelegram) -> None:
     gus = fake.user(107, "Gus")
     fake.fail_next("sendMessage", 502, count=2)
@@ -250,6 +256,7 @@ async def test_5xx_is_retried_with_backoff_and_bounded(bot: Bot, fake: FakeTeleg
     assert "帮助" in reply["text"]
 
 
+@SQLITE_ONLY  # about the Bot API client, not storage
 async def test_an_unexpected_api_error_gets_an_apology_and_the_bot_keeps_serving(
     bot: Bot, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -263,6 +270,7 @@ async def test_an_unexpected_api_error_gets_an_apology_and_the_bot_keeps_serving
     assert "帮助" in reply["text"]
 
 
+@SQLITE_ONLY  # about the Bot API client, not storage
 async def test_group_chats_answer_commands_addressed_to_us_only(bot: Bot, fake: FakeTelegram) -> None:
     ivy = fake.user(109, "Ivy")
     group = fake.group_chat()
@@ -277,6 +285,7 @@ async def test_group_chats_answer_commands_addressed_to_us_only(bot: Bot, fake: 
     assert len(fake.sent("sendMessage")) == before + 1
 
 
+@SQLITE_ONLY  # about odd input, not storage, and slow (5 s)
 async def test_odd_input_is_handled_politely(bot: Bot, fake: FakeTelegram) -> None:
     jo = fake.user(110, "Jo")
     await bot.say(jo, "/start", count=2)
@@ -307,7 +316,8 @@ async def test_odd_input_is_handled_politely(bot: Bot, fake: FakeTelegram) -> No
     assert not any(c.status >= 400 for c in fake.calls)
 
 
-async def test_content_markup_characters_are_escaped(fake: FakeTelegram, tmp_path: Path) -> None:
+@SQLITE_ONLY  # about the Bot API client, not storage
+async def test_content_markup_characters_are_escaped(fake: FakeTelegram, tmp_path: Path, database: str) -> None:
     directory = tmp_path / "content"
     shutil.copytree(CONTENT, directory)
     topic = directory / "topics" / "anti-fraud.yaml"
@@ -317,7 +327,7 @@ async def test_content_markup_characters_are_escaped(fake: FakeTelegram, tmp_pat
     text = text.replace(f"title: {fraud.tips[0].title}", "title: 别点 <a href=x> & 链接_x_*", 1)
     topic.write_text(text, encoding="utf-8")
     content = ContentStore.load(directory, lambda: TODAY)
-    instance = Bot(fake, tmp_path, content)
+    instance = Bot(fake, tmp_path, content, database=database)
     await instance.start()
     try:
         kim = fake.user(111, "Kim")
@@ -329,6 +339,7 @@ async def test_content_markup_characters_are_escaped(fake: FakeTelegram, tmp_pat
         await instance.stop()
 
 
+@SQLITE_ONLY  # about the Bot API client, not storage
 async def test_long_texts_are_split_under_the_limit(bot: Bot, fake: FakeTelegram) -> None:
     fake.user(112, "Lea")
     conversation = Conversation(bot.channel, 112, 112)
@@ -357,15 +368,17 @@ async def test_many_residents_do_not_wait_on_each_other_but_each_stays_in_order(
     assert "帮助" in texts[0] and "依据" in texts[1] and "普法专题" in texts[2] and "主菜单" in texts[3]
 
 
-async def test_state_survives_a_restart(fake: FakeTelegram, tmp_path: Path, content: ContentStore) -> None:
-    first = Bot(fake, tmp_path, content)
+async def test_state_survives_a_restart(
+    fake: FakeTelegram, tmp_path: Path, content: ContentStore, database: str
+) -> None:
+    first = Bot(fake, tmp_path, content, database=database)
     await first.start()
     ned = fake.user(113, "Ned")
     _, picker = await first.say(ned, "/start", count=2)
     await first.press(ned, picker, "茶园村")
     await first.stop()
 
-    second = Bot(fake, tmp_path, content)
+    second = Bot(fake, tmp_path, content, database=database)
     await second.start()
     try:
         welcome, _ = await second.say(ned, "/start", count=2)
@@ -384,8 +397,11 @@ async def test_admin_menu_only_for_admins(bot: Bot, fake: FakeTelegram) -> None:
     assert "管理菜单" in menu["text"]
 
 
-async def test_webhook_with_right_and_wrong_secret(fake: FakeTelegram, tmp_path: Path, content: ContentStore) -> None:
-    instance = Bot(fake, tmp_path, content, webhook=True)
+@SQLITE_ONLY  # about the webhook's secret and bodies, not storage, and slow (10 s)
+async def test_webhook_with_right_and_wrong_secret(
+    fake: FakeTelegram, tmp_path: Path, content: ContentStore, database: str
+) -> None:
+    instance = Bot(fake, tmp_path, content, webhook=True, database=database)
     await instance.start()
     web = WebServer("127.0.0.1", 0)
     web.add_post("/telegram", telegram_webhook_handler("s3cret-token", instance.channel.feed))
@@ -412,11 +428,12 @@ async def test_webhook_with_right_and_wrong_secret(fake: FakeTelegram, tmp_path:
         await instance.stop()
 
 
+@SQLITE_ONLY  # about the Bot API client, not storage
 async def test_the_token_never_appears_in_logs(
-    fake: FakeTelegram, tmp_path: Path, content: ContentStore, caplog: pytest.LogCaptureFixture
+    fake: FakeTelegram, tmp_path: Path, content: ContentStore, database: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    instance = Bot(fake, tmp_path, content)
+    instance = Bot(fake, tmp_path, content, database=database)
     await instance.start()
     try:
         quinn = fake.user(116, "Quinn")
@@ -439,6 +456,7 @@ def test_file_url_follows_the_api_base_url() -> None:
     assert file_base_url("https://proxy.example/tg/bot/") == "https://proxy.example/tg/file/bot"
 
 
+@SQLITE_ONLY  # about the Bot API client, not storage
 async def test_images_and_documents_are_sent_as_files(bot: Bot, fake: FakeTelegram, tmp_path: Path) -> None:
     from bot.core.events import Document, Image
 

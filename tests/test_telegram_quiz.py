@@ -10,6 +10,7 @@ from bot.content.model import Catalog
 from bot.content.store import ContentStore
 
 from .fakes.telegram_api import FakeTelegram
+from .helpers import SQLITE_ONLY
 from .test_telegram import Bot
 
 
@@ -40,9 +41,9 @@ async def wait_message(fake: FakeTelegram, chat_id: int, contains: str, count: i
 
 
 async def test_a_topic_quiz_on_telegram_with_explanations_and_exact_events(
-    fake: FakeTelegram, tmp_path: Path, content: ContentStore
+    fake: FakeTelegram, tmp_path: Path, content: ContentStore, database: str
 ) -> None:
-    async with Bot(fake, tmp_path, content) as bot:
+    async with Bot(fake, tmp_path, content, database=database) as bot:
         zoe = fake.user(401, "Zoe")
         fake.send_text(zoe, "/quiz 防溺水")
         plan = [True, True, False, True, True]
@@ -68,8 +69,11 @@ async def test_a_topic_quiz_on_telegram_with_explanations_and_exact_events(
         assert events == expected
 
 
-async def test_native_quiz_polls_when_configured(fake: FakeTelegram, tmp_path: Path, content: ContentStore) -> None:
-    bot = Bot(fake, tmp_path, content)
+@SQLITE_ONLY  # slow (6 s); a poll's payloads are stored as WeCom's numbered menus are (test_wecom.py, both)
+async def test_native_quiz_polls_when_configured(
+    fake: FakeTelegram, tmp_path: Path, content: ContentStore, database: str
+) -> None:
+    bot = Bot(fake, tmp_path, content, database=database)
     bot.settings = dataclasses.replace(bot.settings, telegram_quiz_polls=True)
     await bot.start()
     try:
@@ -91,11 +95,11 @@ async def test_native_quiz_polls_when_configured(fake: FakeTelegram, tmp_path: P
 
 
 async def test_200_residents_quiz_at_once_without_sharing_state(
-    fake: FakeTelegram, tmp_path: Path, content: ContentStore
+    fake: FakeTelegram, tmp_path: Path, content: ContentStore, database: str
 ) -> None:
     # The fake does not enforce Telegram's overall limit here: this test is about state, not pace
     # (1,200 messages at 30/s would take 40 s); per-chat pacing still applies.
-    bot = Bot(fake, tmp_path, content, telegram_rate=0)
+    bot = Bot(fake, tmp_path, content, telegram_rate=0, database=database)
     async with bot:
 
         async def latest(uid: int, contains: str) -> dict:

@@ -32,7 +32,8 @@ from bot.core.web_links import LINK_LIFETIME, SECRET_FILE, NotAdmin, link_secret
 from bot.reporting.statistics import Period, collect
 from bot.storage import Storage
 
-from .conftest import CONTENT, REPO, TODAY
+from .conftest import CONTENT, REPO, TODAY, settings_for
+from .helpers import SQLITE_ONLY
 
 SECRET = b"a-test-secret-that-is-long-enough-for-hmac"
 ADMIN = Identity("telegram", "999")
@@ -107,10 +108,13 @@ class Console:
         return found.group(1)
 
 
-async def open_console(db: Path, content: ContentStore, admins: frozenset[Identity] = frozenset({ADMIN})) -> Console:
+async def open_console(
+    database: str, data_dir: Path, content: ContentStore, admins: frozenset[Identity] = frozenset({ADMIN})
+) -> Console:
+    """The console on `database` (the `database` fixture's SQLite path or PostgreSQL URL), files in `data_dir`."""
     clock = Clock()
-    storage = await Storage.open(db, clock=clock)
-    settings = Settings(db_path=db, content_dir=CONTENT, admins=admins, telegram_token=Secret("123:TEST"))
+    storage = await Storage.open(database, clock=clock, data_dir=data_dir)
+    settings = settings_for(database, data_dir, content_dir=CONTENT, admins=admins, telegram_token=Secret("123:TEST"))
     web = WebConsole(settings, storage, content, SECRET, today=lambda: TODAY)
     client = TestClient(TestServer(web.app), cookie_jar=aiohttp.CookieJar(unsafe=True))
     await client.start_server()
@@ -118,8 +122,8 @@ async def open_console(db: Path, content: ContentStore, admins: frozenset[Identi
 
 
 @pytest.fixture
-async def console(tmp_path: Path, content: ContentStore):
-    opened = await open_console(tmp_path / "bot.sqlite3", content)
+async def console(database: str, tmp_path: Path, content: ContentStore):
+    opened = await open_console(database, tmp_path, content)
     yield opened
     await opened.client.close()
     await opened.storage.close()
@@ -128,6 +132,7 @@ async def console(tmp_path: Path, content: ContentStore):
 # -- security ------------------------------------------------------------------------------------------------
 
 
+@SQLITE_ONLY  # the redirect comes before any storage
 @pytest.mark.parametrize("path", PAGES)
 async def test_every_page_without_a_session_goes_to_sign_in(console: Console, path: str) -> None:
     response = await console.client.get(path, allow_redirects=False)
@@ -249,14 +254,13 @@ async def test_sign_out_ends_the_session(console: Console) -> None:
     assert [e.action for e in log if e.actor == "telegram:999"][:3] == ["sign_out", "sign_in", "link"]
 
 
-async def test_a_session_ends_when_its_admin_is_removed(tmp_path: Path, content: ContentStore) -> None:
-    db = tmp_path / "bot.sqlite3"
-    first = await open_console(db, content)
+async def test_a_session_ends_when_its_admin_is_removed(database: str, tmp_path: Path, content: ContentStore) -> None:
+    first = await open_console(database, tmp_path, content)
     await first.sign_in()
     cookie = next(c.value for c in first.client.session.cookie_jar if c.key == COOKIE)
     await first.client.close()
     await first.storage.close()
-    later = await open_console(db, content, admins=frozenset({Identity("wecom", "zhangsan")}))
+    later = await open_console(database, tmp_path, content, admins=frozenset({Identity("wecom", "zhangsan")}))
     try:
         later.client.session.cookie_jar.update_cookies({COOKIE: cookie})
         assert (await later.client.get("/", allow_redirects=False)).status == 303
@@ -289,6 +293,7 @@ async def test_language_switch_and_no_open_redirect(console: Console) -> None:
 
 
 def test_the_secret_is_kept_beside_the_database_for_its_owner_only(tmp_path: Path) -> None:
+    # One backend is enough: about a file beside a SQLite database, never opened
     settings = Settings(db_path=tmp_path / "data" / "bot.sqlite3")
     secret = link_secret(settings)
     path = tmp_path / "data" / SECRET_FILE
@@ -302,10 +307,11 @@ def test_the_secret_is_kept_beside_the_database_for_its_owner_only(tmp_path: Pat
         link_secret(Settings.from_env({"BOT_DB": str(settings.db_path), "WEB_SECRET": "short"}, dotenv=None))
 
 
-def test_web_link_command_prints_a_link_for_admins_only(tmp_path: Path, content: ContentStore) -> None:
+def test_web_link_command_prints_a_link_for_admins_only(database: str, tmp_path: Path, content: ContentStore) -> None:
     env = {
         **os.environ,
-        "BOT_DB": str(tmp_path / "bot.sqlite3"),
+        "BOT_DB": database,
+        "BOT_DATA_DIR": str(tmp_path),
         "BOT_CONTENT_DIR": str(CONTENT),
         "BOT_ADMINS": "telegram:999",
         "WEB_BASE_URL": "https://fazhi.example.cn/console/",
@@ -393,12 +399,13 @@ def assert_same_figures(page: Overview, expected: dict[str, Any]) -> None:
             assert rows[key] == {"deliveries": "0", "reached": "0"}, key
 
 
-async def test_the_overview_shows_exactly_the_figures_of_stats(tmp_path: Path, content: ContentStore) -> None:
+async def test_the_overview_shows_exactly_the_figures_of_stats(
+    database: str, tmp_path: Path, content: ContentStore
+) -> None:
     from .test_statistics import build_history
 
-    db = tmp_path / "bot.sqlite3"
-    await build_history(db)
-    console = await open_console(db, content)
+    await build_history(database, tmp_path)
+    console = await open_console(database, tmp_path, content)
     try:
         await console.sign_in()
         response = await console.client.get("/?from=2026-01-01&to=2026-12-31")
@@ -533,6 +540,7 @@ async def test_a_tip_to_topic_subscribers_at_a_time(console: Console, content: C
         ({"content": "text", "text": "x"}, "没有符合条件的订阅居民"),  # nobody subscribed yet
     ],
 )
+@SQLITE_ONLY  # the form's checks, not storage
 async def test_a_broadcast_that_cannot_be_sent_says_why(console: Console, form: dict[str, str], message: str) -> None:
     await console.sign_in()
     data = {"csrf": await console.csrf(), "audience": "all", "when": "now", **form}
@@ -561,14 +569,15 @@ def test_templates_and_static_files_ship_with_the_package() -> None:
 
 
 async def test_web_in_a_chat_gives_admins_a_link_and_nobody_else(
-    storage: Storage, content: ContentStore, tmp_path: Path
+    storage: Storage, content: ContentStore, database: str, tmp_path: Path
 ) -> None:
     from bot.core.engine import Core
 
     from .helpers import Chat, texts
 
-    settings = Settings(
-        db_path=tmp_path / "bot.sqlite3",
+    settings = settings_for(
+        database,
+        tmp_path,
         content_dir=CONTENT,
         admins=frozenset({Identity("console", "boss")}),
         web_listen="127.0.0.1:8080",
@@ -581,7 +590,7 @@ async def test_web_in_a_chat_gives_admins_a_link_and_nobody_else(
     link = texts(await boss.say("/web"))
     assert "https://fazhi.example.cn/console/signin?token=" in link
     assert "token=" not in texts(await villager.say("/web"))
-    off = Core(storage, content, Settings(db_path=settings.db_path, content_dir=CONTENT, admins=settings.admins))
+    off = Core(storage, content, settings_for(database, tmp_path, content_dir=CONTENT, admins=settings.admins))
     assert "WEB_LISTEN" in texts(await Chat(off, "boss").say("/web"))
 
 
@@ -876,7 +885,7 @@ async def test_the_calendar_shows_the_coming_days_what_they_send_and_to_how_many
     assert "今天" in row and "已生成群发" in row
 
 
-async def test_the_calendar_warns_of_a_tip_that_expires_before_its_day(tmp_path: Path) -> None:
+async def test_the_calendar_warns_of_a_tip_that_expires_before_its_day(database: str, tmp_path: Path) -> None:
     import shutil
 
     copy = tmp_path / "content"
@@ -886,7 +895,7 @@ async def test_the_calendar_warns_of_a_tip_that_expires_before_its_day(tmp_path:
     head, tip = text.split("  - id: xf-xianfari\n", 1)
     tip = tip.replace("    keywords:", "    valid_until: 2026-12-01\n    keywords:", 1)
     topic.write_text(head + "  - id: xf-xianfari\n" + tip, encoding="utf-8")
-    opened = await open_console(tmp_path / "bot.sqlite3", ContentStore.load(copy, lambda: TODAY))
+    opened = await open_console(database, tmp_path, ContentStore.load(copy, lambda: TODAY))
     try:
         opened.clock.now = at("2026-11-30", "10:00")
         await opened.sign_in()
@@ -898,13 +907,13 @@ async def test_the_calendar_warns_of_a_tip_that_expires_before_its_day(tmp_path:
         await opened.storage.close()
 
 
-async def test_the_content_page_shows_the_check_and_reloads(tmp_path: Path) -> None:
+async def test_the_content_page_shows_the_check_and_reloads(database: str, tmp_path: Path) -> None:
     import shutil
 
     copy = tmp_path / "content"
     shutil.copytree(CONTENT, copy)
     content = ContentStore.load(copy, lambda: TODAY)
-    opened = await open_console(tmp_path / "bot.sqlite3", content)
+    opened = await open_console(database, tmp_path, content)
     try:
         await opened.sign_in()
         page = await (await opened.client.get("/content")).text()

@@ -15,12 +15,12 @@ from bot.broadcasting.worker import BroadcastSettings, BroadcastWorker
 from bot.channels.http import WebServer
 from bot.channels.wecom.adapter import WeComChannel
 from bot.channels.wecom.crypto import WeComCrypto, signature
-from bot.config import Secret, Settings
+from bot.config import Secret
 from bot.content.store import ContentStore
 from bot.core.engine import Core
 from bot.storage import Audience, Storage
 
-from .conftest import CONTENT, TODAY
+from .conftest import CONTENT, TODAY, settings_for
 from .fakes.wecom_api import FakeWeCom
 from .test_wecom_crypto import AES_KEY, CORP_ID, ECHO, TOKEN
 
@@ -28,10 +28,22 @@ AGENT = 1000002
 
 
 class WeComBot:
-    def __init__(self, fake: FakeWeCom, tmp_path: Path, content: ContentStore, replay_window: int = 300) -> None:
+    """The WeCom channel on `database` (the `database` fixture's SQLite path or PostgreSQL URL), else on a SQLite
+    file in `tmp_path`."""
+
+    def __init__(
+        self,
+        fake: FakeWeCom,
+        tmp_path: Path,
+        content: ContentStore,
+        replay_window: int = 300,
+        database: str | None = None,
+    ) -> None:
         self.fake = fake
-        self.settings = Settings(
-            db_path=tmp_path / "bot.sqlite3",
+        self.data_dir = tmp_path
+        self.settings = settings_for(
+            database or str(tmp_path / "bot.sqlite3"),
+            tmp_path,
             content_dir=CONTENT,
             wecom_corp_id=CORP_ID,
             wecom_agent_id=AGENT,
@@ -45,7 +57,7 @@ class WeComBot:
         self.crypto = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
 
     async def __aenter__(self) -> WeComBot:
-        self.storage = await Storage.open(self.settings.db_path, flush_interval=0.05)
+        self.storage = await Storage.open(self.settings.database, flush_interval=0.05, data_dir=self.data_dir)
         self.core = Core(self.storage, self.content, self.settings, lambda: TODAY)
         self.channel = WeComChannel(self.core, self.settings)
         self.server = WebServer("127.0.0.1", 0)
@@ -115,8 +127,10 @@ def contents(fake: FakeWeCom, user: str) -> list[str]:
     return found
 
 
-async def test_url_verification_with_tencents_vector(wecom: FakeWeCom, tmp_path: Path, content: ContentStore) -> None:
-    async with WeComBot(wecom, tmp_path, content, replay_window=0) as bot:
+async def test_url_verification_with_tencents_vector(
+    wecom: FakeWeCom, tmp_path: Path, content: ContentStore, database: str
+) -> None:
+    async with WeComBot(wecom, tmp_path, content, replay_window=0, database=database) as bot:
         params = {
             "msg_signature": "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb",
             "timestamp": "1476416373",
@@ -130,9 +144,9 @@ async def test_url_verification_with_tencents_vector(wecom: FakeWeCom, tmp_path:
 
 
 async def test_first_message_welcome_button_flow_and_a_retried_callback(
-    wecom: FakeWeCom, tmp_path: Path, content: ContentStore
+    wecom: FakeWeCom, tmp_path: Path, content: ContentStore, database: str
 ) -> None:
-    async with WeComBot(wecom, tmp_path, content) as bot:
+    async with WeComBot(wecom, tmp_path, content, database=database) as bot:
         started = time.monotonic()
         assert await bot.text("zhangsan", "你好", 1001) == 200
         await wecom.wait_sent(2)
@@ -168,8 +182,10 @@ async def test_first_message_welcome_button_flow_and_a_retried_callback(
         ]
 
 
-async def test_a_quiz_through_card_events(wecom: FakeWeCom, tmp_path: Path, content: ContentStore) -> None:
-    async with WeComBot(wecom, tmp_path, content) as bot:
+async def test_a_quiz_through_card_events(
+    wecom: FakeWeCom, tmp_path: Path, content: ContentStore, database: str
+) -> None:
+    async with WeComBot(wecom, tmp_path, content, database=database) as bot:
         await bot.text("lisi", "/quiz 宪法", 2001)
         for step in range(5):
             await wecom.wait_sent(2 * step + 2)
@@ -185,9 +201,9 @@ async def test_a_quiz_through_card_events(wecom: FakeWeCom, tmp_path: Path, cont
 
 
 async def test_forged_stale_foreign_and_malformed_callbacks_are_refused(
-    wecom: FakeWeCom, tmp_path: Path, content: ContentStore
+    wecom: FakeWeCom, tmp_path: Path, content: ContentStore, database: str
 ) -> None:
-    async with WeComBot(wecom, tmp_path, content) as bot:
+    async with WeComBot(wecom, tmp_path, content, database=database) as bot:
         hello = (
             "<xml><FromUserName>eve</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType>"
             "<Content>hi</Content><MsgId>9</MsgId></xml>"
@@ -212,8 +228,10 @@ async def test_forged_stale_foreign_and_malformed_callbacks_are_refused(
         assert wecom.sent() == []  # nothing reached the core
 
 
-async def test_an_expired_token_is_refreshed_once(wecom: FakeWeCom, tmp_path: Path, content: ContentStore) -> None:
-    async with WeComBot(wecom, tmp_path, content) as bot:
+async def test_an_expired_token_is_refreshed_once(
+    wecom: FakeWeCom, tmp_path: Path, content: ContentStore, database: str
+) -> None:
+    async with WeComBot(wecom, tmp_path, content, database=database) as bot:
         await bot.text("wangwu", "/help", 3001)
         await wecom.wait_sent(1)
         assert wecom.tokens_issued == 1
@@ -227,11 +245,11 @@ async def test_an_expired_token_is_refreshed_once(wecom: FakeWeCom, tmp_path: Pa
 
 
 async def test_one_broadcast_reaches_both_channels_and_stats_report_both(
-    wecom: FakeWeCom, fake: object, tmp_path: Path, content: ContentStore
+    wecom: FakeWeCom, fake: object, tmp_path: Path, content: ContentStore, database: str
 ) -> None:
     from .test_telegram import Bot
 
-    telegram_bot = Bot(fake, tmp_path, content)  # type: ignore[arg-type]
+    telegram_bot = Bot(fake, tmp_path, content, database=database)  # type: ignore[arg-type]
     async with telegram_bot:
         storage = telegram_bot.storage
         for user in ("wu1", "wu2", "bad-user"):
@@ -284,9 +302,9 @@ def dt_today():  # type: ignore[no-untyped-def]
 
 
 async def test_a_frequency_limit_is_backed_off_and_retried(
-    wecom: FakeWeCom, tmp_path: Path, content: ContentStore
+    wecom: FakeWeCom, tmp_path: Path, content: ContentStore, database: str
 ) -> None:
-    async with WeComBot(wecom, tmp_path, content) as bot:
+    async with WeComBot(wecom, tmp_path, content, database=database) as bot:
         wecom.fail_next("/cgi-bin/message/send", 45009)
         await bot.text("sunqi", "/help", 4001)
         sent = await wecom.wait_sent(1, timeout=10)
@@ -296,13 +314,13 @@ async def test_a_frequency_limit_is_backed_off_and_retried(
 
 
 async def test_images_and_documents_go_as_uploaded_media(
-    wecom: FakeWeCom, tmp_path: Path, content: ContentStore
+    wecom: FakeWeCom, tmp_path: Path, content: ContentStore, database: str
 ) -> None:
     from bot.core.events import Document, Image
 
     from .test_core_dialogs import tiny_png
 
-    async with WeComBot(wecom, tmp_path, content) as bot:
+    async with WeComBot(wecom, tmp_path, content, database=database) as bot:
         picture = tmp_path / "certificate.png"
         picture.write_bytes(tiny_png())
         assert await bot.channel.send("qianba", Image(picture, caption="恭喜"))
@@ -314,7 +332,7 @@ async def test_images_and_documents_go_as_uploaded_media(
 
 
 async def test_a_text_and_image_broadcast_reaches_wecom_residents(
-    wecom: FakeWeCom, tmp_path: Path, content: ContentStore
+    wecom: FakeWeCom, tmp_path: Path, content: ContentStore, database: str
 ) -> None:
     """Replies and broadcasts share one renderer: the image goes as uploaded media (uploaded once for the
     whole broadcast), the text after it, and no empty text that WeCom would refuse (44004)."""
@@ -322,7 +340,7 @@ async def test_a_text_and_image_broadcast_reaches_wecom_residents(
 
     picture = tmp_path / "poster.png"
     PILImage.new("RGB", (40, 30), "red").save(picture)
-    async with WeComBot(wecom, tmp_path, content) as bot:
+    async with WeComBot(wecom, tmp_path, content, database=database) as bot:
         for user in ("wu1", "wu2", "wu3"):
             await bot.storage.residents.get_or_create("wecom", user, user, "zh-CN")
         worker = BroadcastWorker(

@@ -28,7 +28,7 @@ import pytest
 from bot.broadcasting.worker import BroadcastSettings, BroadcastWorker
 from bot.channels.wecom.crypto import WeComCrypto
 from bot.channels.wecom_kf.adapter import KfChannel
-from bot.config import Identity, Secret, Settings
+from bot.config import Identity, Secret
 from bot.content.store import ContentStore
 from bot.core.engine import Core
 from bot.core.events import Image, Text
@@ -36,8 +36,9 @@ from bot.core.sending import SendStatus
 from bot.storage import Audience, Storage
 from bot.storage.stats import Span
 
-from .conftest import CONTENT, REPO, TODAY
+from .conftest import CONTENT, REPO, TODAY, settings_for
 from .fakes.wecom_kf_api import FakeWeComKf, post_callback
+from .helpers import SQLITE_ONLY
 
 KF_TOKEN = "kfTokenForTests"
 KF_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -51,9 +52,10 @@ def free_port() -> int:
 
 
 class Bot:
-    """`python -m bot run` serving 微信客服 only, and the CLI on the same database."""
+    """`python -m bot run` serving 微信客服 only, and the CLI on the same database: `database` (the `database`
+    fixture's SQLite path or PostgreSQL URL), else a SQLite file in `tmp_path`."""
 
-    def __init__(self, fake: FakeWeComKf, tmp_path: Path) -> None:
+    def __init__(self, fake: FakeWeComKf, tmp_path: Path, database: str | None = None) -> None:
         self.fake = fake
         self.port = free_port()
         self.tmp_path = tmp_path
@@ -66,7 +68,8 @@ class Bot:
             "WECOM_KF_TOKEN": KF_TOKEN,
             "WECOM_KF_AES_KEY": KF_AES_KEY,
             "WECOM_KF_LISTEN": f"127.0.0.1:{self.port}",
-            "BOT_DB": str(tmp_path / "bot.sqlite3"),
+            "BOT_DB": database or str(tmp_path / "bot.sqlite3"),
+            "BOT_DATA_DIR": str(tmp_path),
             "BOT_CONTENT_DIR": str(CONTENT),
             "BOT_LOG_LEVEL": "INFO",
             "BROADCAST_LEASE": "30",
@@ -155,8 +158,8 @@ async def kf() -> AsyncIterator[FakeWeComKf]:
     await fake.stop()
 
 
-async def test_a_village_resident_end_to_end_within_the_budget(kf: FakeWeComKf, tmp_path: Path) -> None:
-    bot = Bot(kf, tmp_path)
+async def test_a_village_resident_end_to_end_within_the_budget(kf: FakeWeComKf, database: str, tmp_path: Path) -> None:
+    bot = Bot(kf, tmp_path, database)
     await bot.start()
     try:
         # 1. Enters through 河西村's code: welcomed in one message, registered to 河西村 without being asked.
@@ -255,9 +258,10 @@ async def test_a_village_resident_end_to_end_within_the_budget(kf: FakeWeComKf, 
 
 
 @pytest.fixture
-async def channel(kf: FakeWeComKf, tmp_path: Path) -> AsyncIterator[tuple[KfChannel, Storage]]:
-    settings = Settings(
-        db_path=tmp_path / "bot.sqlite3",
+async def channel(kf: FakeWeComKf, database: str, tmp_path: Path) -> AsyncIterator[tuple[KfChannel, Storage]]:
+    settings = settings_for(
+        database,
+        tmp_path,
         content_dir=CONTENT,
         wecom_corp_id=kf.corp_id,
         wecom_secret=Secret(kf.secret),
@@ -266,7 +270,7 @@ async def channel(kf: FakeWeComKf, tmp_path: Path) -> AsyncIterator[tuple[KfChan
         wecom_kf_token=Secret(KF_TOKEN),
         wecom_kf_aes_key=Secret(KF_AES_KEY),
     )
-    storage = await Storage.open(settings.db_path)
+    storage = await Storage.open(database, data_dir=tmp_path)
     core = Core(storage, ContentStore.load(CONTENT, lambda: TODAY), settings, lambda: TODAY)
     kf_channel = KfChannel(core, settings)
     await kf_channel.start()
@@ -334,8 +338,8 @@ async def test_history_and_repeats_are_not_answered(kf: FakeWeComKf, channel: tu
     assert len(kf.sent_to("wmFay")) == 1  # each msgid is answered once
 
 
-async def test_replayed_and_malformed_callbacks_are_refused(kf: FakeWeComKf, tmp_path: Path) -> None:
-    bot = Bot(kf, tmp_path)
+async def test_replayed_and_malformed_callbacks_are_refused(kf: FakeWeComKf, database: str, tmp_path: Path) -> None:
+    bot = Bot(kf, tmp_path, database)
     await bot.start()
     try:
         kf.customer_says("wmGus", "你好")
@@ -352,11 +356,14 @@ async def test_replayed_and_malformed_callbacks_are_refused(kf: FakeWeComKf, tmp
         await bot.stop()
 
 
-async def test_posters_for_every_place_decode_to_their_entry_links(kf: FakeWeComKf, tmp_path: Path) -> None:
+@SQLITE_ONLY  # the posters come from the content and WeCom's links, not from the database; slow
+async def test_posters_for_every_place_decode_to_their_entry_links(
+    kf: FakeWeComKf, database: str, tmp_path: Path
+) -> None:
     import zxingcpp
     from PIL import Image as PILImage
 
-    bot = Bot(kf, tmp_path)
+    bot = Bot(kf, tmp_path, database)
     out = tmp_path / "posters"
     result = await bot.cli("kf", "poster", "--all", "--out", str(out))
     assert result.returncode == 0, result.stderr
@@ -370,8 +377,8 @@ async def test_posters_for_every_place_decode_to_their_entry_links(kf: FakeWeCom
         assert (out / f"{place.id}.pdf").read_bytes().startswith(b"%PDF")
 
 
-async def test_kf_stats_prints_wecoms_figures_beside_ours(kf: FakeWeComKf, tmp_path: Path) -> None:
-    bot = Bot(kf, tmp_path)
+async def test_kf_stats_prints_wecoms_figures_beside_ours(kf: FakeWeComKf, database: str, tmp_path: Path) -> None:
+    bot = Bot(kf, tmp_path, database)
     china = ZoneInfo("Asia/Shanghai")  # WeCom's days and the town's (BOT_TIMEZONE's default)
     day = dt.datetime.fromtimestamp(kf.now, china).date() - dt.timedelta(days=2)
     kf.add_history("wmHal", "前天的问题", at=dt.datetime.combine(day, dt.time(12), china).timestamp())
