@@ -46,6 +46,7 @@ import asyncpg
 from bot.storage.db import split_sql
 from bot.storage.migrations import MIGRATIONS
 from bot.storage.postgres import arguments, ddl, translate
+from bot.storage.reach import EVENT_COLUMNS as REACH_EVENT_COLUMNS
 
 YEAR_START = 1767196800  # 2026-01-01 00:00 Asia/Shanghai
 YEAR = 365 * 86400
@@ -54,19 +55,7 @@ ITEMS = [f"q{i}" for i in range(60)]
 YEAR_ARGS = ["--from", "2026-01-01", "--to", "2026-12-31"]
 TARGETS = {"stats": 2.0, "stats --town": 2.0, "export": 30.0}  # seconds, from the issue; RSS < 500 MB
 RSS_TARGET = 500.0
-EVENT_COLUMNS = [
-    "id",
-    "ts",
-    "resident_id",
-    "channel",
-    "kind",
-    "topic_id",
-    "item_id",
-    "place_id",
-    "campaign_id",
-    "broadcast_id",
-    "correct",
-]
+EVENT_COLUMNS = ["id", *REACH_EVENT_COLUMNS]  # the bot's own columns, with the ids we assign
 RESIDENT_COLUMNS = [
     "id",
     "channel",
