@@ -2,6 +2,7 @@
 
   python bench/county_scale.py [--events 50000000] [--residents 300000] [--townships 20] [--places 10]
                                [--runs 3] [--explain] [--keep] [--server postgresql://postgres@127.0.0.1:5432]
+                               [--database postgresql://…]  (a database a --keep run loaded: not loaded again)
 
 Builds a fresh database `pufa_bench_county_<pid>` on the server (dropped at the end unless --keep):
 - the schema by opening `Storage` once (it migrates), in a temp content folder whose places.yaml declares
@@ -131,8 +132,14 @@ def migration_indexes(*tables: str) -> dict[str, str]:
 
 
 def rollup_statements() -> list[str]:
-    rollups = next(m for m in MIGRATIONS if "roll-ups" in m.name)
-    return [translate(ddl(s))[0] for s in split_sql(rollups.sql) if s.startswith("INSERT")]
+    """The backfills of every roll-up migration (5 and 14), in the order the migrations run them."""
+    return [
+        translate(ddl(statement))[0]
+        for migration in sorted(MIGRATIONS, key=lambda m: m.version)
+        if "roll-ups" in migration.name
+        for statement in split_sql(migration.sql)
+        if statement.startswith("INSERT")
+    ]
 
 
 def resident_rows(residents: int, places: list[str], seed: int) -> list[tuple]:
@@ -211,7 +218,7 @@ async def load(url: str, content: Path, data_dir: Path, args: argparse.Namespace
 
     places = place_ids(args.townships, args.places)
     topics = topic_ids()
-    indexes = migration_indexes("reach_events", "reach_monthly")
+    indexes = migration_indexes("reach_events", "reach_monthly", "reach_yearly", "reach_resident_months")
     connection = await asyncpg.connect(url)
     try:
         # This session only: a generous sort/hash memory for the backfill and index builds, and the foreign-key
@@ -258,8 +265,15 @@ async def load(url: str, content: Path, data_dir: Path, args: argparse.Namespace
             finally:
                 await other.close()
 
-        # reach_monthly on one connection, the two quiz roll-ups on another: two cores, two scans
-        await asyncio.gather(backfill(statements[:1]), backfill(statements[1:]))
+        # reach_monthly and the month-per-resident roll-up made from it on one connection, the quiz roll-ups and
+        # the yearly one (both from the log) on another: two cores, two scans; then the year's counters and places
+        # made from both
+        from_months = [s for s in statements if re.match(r"INSERT INTO (reach_monthly|reach_resident_months)\b", s)]
+        from_both = ("INSERT INTO reach_year_counts", "INSERT INTO reach_year_places")
+        counters = [s for s in statements if s.startswith(from_both)]
+        from_log = [s for s in statements if s not in from_months and s not in counters]
+        await asyncio.gather(backfill(from_months), backfill(from_log))
+        await backfill(counters)
         phases["roll-ups (INSERT … SELECT)"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
@@ -546,12 +560,18 @@ def main() -> None:
     parser.add_argument("--show", type=int, default=3, help="with --explain: how many plans to print")
     parser.add_argument("--try-fixes", action="store_true", help="time candidate query and table changes (diagnosis)")
     parser.add_argument("--keep", action="store_true", help="keep the database (its URL is printed)")
+    parser.add_argument(
+        "--database", help="time the commands on a database an earlier --keep run loaded (not loaded, not dropped)"
+    )
     args = parser.parse_args()
 
     server = args.server.rstrip("/")
     name = f"pufa_bench_county_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    url = f"{server}/{name}"
-    asyncio.run(admin(server, f'CREATE DATABASE "{name}"'))
+    url = args.database or f"{server}/{name}"
+    if args.database:
+        args.keep = True
+    else:
+        asyncio.run(admin(server, f'CREATE DATABASE "{name}"'))
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
@@ -561,8 +581,9 @@ def main() -> None:
                 f" places → {url}",
                 flush=True,
             )
-            phases = asyncio.run(load(url, content, folder / "data", args))
-            print("  load: " + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items()), flush=True)
+            if not args.database:
+                phases = asyncio.run(load(url, content, folder / "data", args))
+                print("  load: " + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items()), flush=True)
             size = asyncio.run(sizes(url))
             print(
                 f"  database {size['database'] / 1e9:.2f} GB; "

@@ -123,3 +123,49 @@ async def test_answered_turn_tickets_are_pruned_open_ones_kept(storage: Storage)
     assert await turns.prune(storage.db.now() + 1) == 1
     assert await turns.my_turn("telegram", "3", 10)  # no ticket (taken before an upgrade, say): never waits
     assert await turns.my_turn("telegram", "2", 10)  # the open one stays, and is next
+
+
+async def test_turn_tickets_wait_only_for_their_own_resident(postgres_database: str, tmp_path: Path) -> None:
+    """Every write of a process takes the one write lock, except turn tickets, which take only their resident's:
+    a second process answers its residents while the first is inside a long write, and one resident's two
+    tickets are still taken one after the other."""
+    first, second = await asyncio.gather(
+        Storage.open(postgres_database, data_dir=tmp_path), Storage.open(postgres_database, data_dir=tmp_path)
+    )
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def hold(scope: str | None) -> None:
+        async with first.db.atomic(scope=scope) as tx:
+            await tx.execute("SELECT 1")  # the transaction and its lock begin with the first statement
+            inside.set()
+            await release.wait()
+
+    async def waits(write: asyncio.Future) -> bool:
+        """True when `write` is still waiting after a while; it finishes once the holder lets go."""
+        await asyncio.sleep(0.5)
+        waiting = not write.done()
+        release.set()
+        await asyncio.wait_for(write, 10)
+        return waiting
+
+    try:
+        holder = asyncio.ensure_future(hold(None))  # any write of the first process
+        await inside.wait()
+        taken = await asyncio.wait_for(second.turns.take("telegram", "u1", "7", "second"), 5)
+        assert taken  # did not wait for the first process's write
+        assert await waits(asyncio.ensure_future(second.residents.get_or_create("telegram", "9", "N", "zh-CN")))
+        await holder
+
+        inside.clear()
+        release.clear()
+        holder = asyncio.ensure_future(hold("turn:telegram:7"))  # as if the first were taking resident 7's ticket
+        await inside.wait()
+        assert await asyncio.wait_for(second.turns.take("telegram", "u2", "8", "second"), 5)  # another resident
+        assert await waits(asyncio.ensure_future(second.turns.take("telegram", "u3", "7", "second")))  # the same
+        await holder
+        seqs = await second.db.fetchall("SELECT update_key, seq FROM turn_tickets WHERE resident_key = '7'")
+        assert sorted((str(key), int(seq)) for key, seq in seqs) == [("u1", 1), ("u3", 2)]
+    finally:
+        release.set()
+        await first.close()
+        await second.close()

@@ -595,8 +595,13 @@ class Database:
         return row[0] if row is not None else None
 
     @contextlib.asynccontextmanager
-    async def atomic(self) -> AsyncIterator[Transaction]:
-        """One write transaction; rolled back if the block raises."""
+    async def atomic(self, scope: str | None = None) -> AsyncIterator[Transaction]:
+        """One write transaction; rolled back if the block raises.
+
+        Where several processes share the database (PostgreSQL), a transaction excludes every other process's
+        writes, so that the stores' read-then-write steps stay correct. With `scope`, it excludes only others of
+        the same scope (one resident's turn tickets, say): for a block that reads and writes nothing but rows that
+        scope owns. One process's writes are one at a time either way; SQLite has one writer and ignores it."""
         async with self._write_lock:
             tx = Transaction(self._writer)
             try:

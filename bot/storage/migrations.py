@@ -449,4 +449,87 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX turn_tickets_waiting ON turn_tickets (channel, resident_key, done_at, seq);
         """,
     ),
+    Migration(
+        14,
+        "county-scale statistics: smaller roll-ups (a year, a month per resident, a year's places), year counters",
+        """
+        -- reach_monthly holds a row per month x resident x topic x place x channel: 19.5 M rows for 300,000
+        -- residents, and every exact count of distinct residents over it reads them all (docs/benchmarks.md).
+        -- These two answer the common periods from far fewer rows, kept in the same transaction as the events:
+        -- whole years read reach_yearly (a row per year x resident x topic x place x channel, 1/12 of the
+        -- months' rows); the months of any whole-month period, and its totals, read reach_resident_months (a row
+        -- per month x resident x place). Console events are left out, as in every roll-up.
+        CREATE TABLE reach_yearly (
+            year TEXT NOT NULL,
+            resident_id INTEGER NOT NULL,
+            topic_id TEXT NOT NULL,          -- '' when the event has no topic
+            place_id TEXT NOT NULL,          -- '' when the resident had no place
+            channel TEXT NOT NULL,
+            deliveries INTEGER NOT NULL,
+            quiz_answers INTEGER NOT NULL,   -- of the deliveries, quiz answers: quiz participants of the year
+            PRIMARY KEY (year, resident_id, topic_id, place_id, channel)
+        ) WITHOUT ROWID;
+        CREATE TABLE reach_resident_months (
+            month TEXT NOT NULL,
+            resident_id INTEGER NOT NULL,
+            place_id TEXT NOT NULL,
+            deliveries INTEGER NOT NULL,
+            PRIMARY KEY (month, resident_id, place_id)
+        ) WITHOUT ROWID;
+        -- A year's figures of the whole deployment, counted as events are written (bot/storage/reach.py):
+        -- deliveries and residents reached for all ('' key), per topic, place and channel, per month (key
+        -- 'YYYY-MM'), and quiz participants ('quiz': deliveries are quiz answers). Read, not counted, for a year.
+        CREATE TABLE reach_year_counts (
+            year TEXT NOT NULL,
+            dimension TEXT NOT NULL,             -- all | topic | place | channel | month | quiz
+            key TEXT NOT NULL,
+            deliveries INTEGER NOT NULL,
+            reached INTEGER NOT NULL,
+            PRIMARY KEY (year, dimension, key)
+        ) WITHOUT ROWID;
+        -- Where each resident was reached in a year: a county's residents reached per township (a township is
+        -- content, a set of places; a resident reached at two of its places is one of its residents).
+        CREATE TABLE reach_year_places (
+            year TEXT NOT NULL,
+            place_id TEXT NOT NULL,
+            resident_id INTEGER NOT NULL,
+            PRIMARY KEY (year, place_id, resident_id)
+        ) WITHOUT ROWID;
+        INSERT INTO reach_yearly
+            SELECT strftime('%Y', ts + 28800, 'unixepoch'), resident_id, COALESCE(topic_id, ''),
+                   COALESCE(place_id, ''), channel, COUNT(*), COUNT(*) FILTER (WHERE kind = 'quiz_answer')
+            FROM reach_events WHERE channel != 'console' GROUP BY 1, 2, 3, 4, 5;
+        INSERT INTO reach_resident_months
+            SELECT month, resident_id, place_id, SUM(deliveries) FROM reach_monthly GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+        INSERT INTO reach_year_places SELECT DISTINCT year, place_id, resident_id FROM reach_yearly;
+        INSERT INTO reach_year_counts
+            SELECT year, 'all', '', SUM(deliveries), COUNT(DISTINCT resident_id) FROM reach_yearly GROUP BY year;
+        INSERT INTO reach_year_counts
+            SELECT year, 'topic', topic_id, SUM(deliveries), COUNT(DISTINCT resident_id) FROM reach_yearly
+            GROUP BY year, topic_id;
+        INSERT INTO reach_year_counts
+            SELECT year, 'place', place_id, SUM(deliveries), COUNT(DISTINCT resident_id) FROM reach_yearly
+            GROUP BY year, place_id;
+        INSERT INTO reach_year_counts
+            SELECT year, 'channel', channel, SUM(deliveries), COUNT(DISTINCT resident_id) FROM reach_yearly
+            GROUP BY year, channel;
+        INSERT INTO reach_year_counts
+            SELECT year, 'quiz', '', SUM(quiz_answers), COUNT(DISTINCT resident_id) FROM reach_yearly
+            WHERE quiz_answers > 0 GROUP BY year;
+        INSERT INTO reach_year_counts
+            SELECT substr(month, 1, 4), 'month', month, SUM(deliveries), COUNT(DISTINCT resident_id)
+            FROM reach_resident_months GROUP BY month;
+        -- Each breakdown walks one of these in (key, resident) order, and on PostgreSQL reads nothing but the
+        -- index (a B-tree beside the table there, so each holds the columns its statements read).
+        CREATE INDEX reach_yearly_resident ON reach_yearly (year, resident_id, place_id, deliveries);
+        CREATE INDEX reach_yearly_topic ON reach_yearly (year, topic_id, resident_id, place_id, deliveries);
+        -- A township's figures read only its places' range of this one, whatever the breakdown.
+        CREATE INDEX reach_yearly_place
+            ON reach_yearly (year, place_id, resident_id, topic_id, channel, deliveries, quiz_answers);
+        CREATE INDEX reach_yearly_channel ON reach_yearly (year, channel, resident_id, place_id, deliveries);
+        CREATE INDEX reach_yearly_quiz ON reach_yearly (year, resident_id, place_id) WHERE quiz_answers > 0;
+        CREATE INDEX reach_resident_months_cover ON reach_resident_months (month, resident_id, place_id, deliveries);
+        CREATE INDEX reach_resident_months_place ON reach_resident_months (place_id, month, resident_id, deliveries);
+        """,
+    ),
 )

@@ -24,6 +24,7 @@ import contextlib
 import functools
 import logging
 import re
+import zlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,14 +50,28 @@ T = TypeVar("T")
 
 WRITE_LOCK = 0x70756661  # pg_advisory_xact_lock key every write transaction takes ("pufa")
 MIGRATE_LOCK = 0x70756662  # pg_advisory_lock key while migrating: two processes starting together
+SCOPE_LOCKS = 0x70756663  # the first of the two keys of a scoped transaction's lock (`atomic(scope=…)`)
+
+
+def lock_statement(scope: str | None) -> str:
+    """The advisory lock a write transaction takes: every write's (WRITE_LOCK), or only its scope's — the scope's
+    CRC-32 as the second key, a number, so the statement holds nothing the caller wrote."""
+    if scope is None:
+        return f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+    key = zlib.crc32(scope.encode("utf-8"))
+    return f"SELECT pg_advisory_xact_lock({SCOPE_LOCKS}, {key - 2**32 if key >= 2**31 else key})"
+
+
 CONNECT_TIMEOUT = 10.0
 _CONNECTION_LOST = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, ConnectionError)
 
 # SQLite's functions the stores use, as PostgreSQL functions of the same name and meaning (created in the first
 # schema of the search path, before the migrations; CREATE OR REPLACE under MIGRATE_LOCK).
 COMPAT = (
+    # STABLE, as to_char is: PostgreSQL inlines a SQL function only when it claims no more than its body does,
+    # and an inlined call costs a sixth of a called one (docs/benchmarks.md).
     """CREATE OR REPLACE FUNCTION strftime(fmt text, seconds bigint, modifier text) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT to_char(to_timestamp(seconds) AT TIME ZONE 'UTC',
                    replace(replace(replace(replace(replace(replace(fmt,
                    '%Y', 'YYYY'), '%m', 'MM'), '%d', 'DD'), '%H', 'HH24'), '%M', 'MI'), '%S', 'SS'))
@@ -228,26 +243,30 @@ class _PgWriter(_Worker):
         text, names = translate(sql)
         return list(self.run(self.pg.fetch(text, *arguments(names, params))))
 
-    def begin(self) -> None:
+    def begin(self, scope: str | None = None) -> None:
+        """BEGIN and the transaction's advisory lock, in one trip (a simple query of two statements)."""
         if self.in_transaction:  # left open by a failure: never write inside someone else's transaction
             self.rollback()
         self._reconnect_if_lost()
+        script = f"BEGIN; {lock_statement(scope)}"
         try:
-            self.run(self.pg.execute("BEGIN"))
+            self.run(self.pg.execute(script))
         except DatabaseError as exc:
             if not isinstance(exc.__cause__, _CONNECTION_LOST):
+                self.in_transaction = True  # BEGIN may have run: roll it back
+                self.rollback()
                 raise
             # The server ended the connection while it sat idle (a restart, a cut): BEGIN is the first to notice.
             log.warning("the database connection was lost (%s); connecting again", type(exc.__cause__).__name__)
             self._pg = None
             self._connect(self._dsn, self._server_settings)
-            self.run(self.pg.execute("BEGIN"))
+            try:
+                self.run(self.pg.execute(script))
+            except BaseException:
+                self.in_transaction = True
+                self.rollback()
+                raise
         self.in_transaction = True
-        try:
-            self.run(self.pg.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"))
-        except BaseException:
-            self.rollback()
-            raise
 
     def commit(self) -> None:
         try:
@@ -298,13 +317,14 @@ class _PgBatch:
 class _PgTransaction:
     """The statements of one `atomic()` block on the write connection; BEGIN goes with the first one."""
 
-    def __init__(self, writer: _PgWriter) -> None:
+    def __init__(self, writer: _PgWriter, scope: str | None = None) -> None:
         self._writer = writer
+        self._scope = scope
         self.begun = False
 
     def _in_transaction(self, function: Callable[..., T], *args: Any) -> T:
         if not self.begun:
-            self._writer.begin()
+            self._writer.begin(self._scope)
             self.begun = True
         return function(*args)
 
@@ -410,9 +430,9 @@ class PostgresDatabase(Database):
             return list(await _guarded(connection.fetch(text, *args)))
 
     @contextlib.asynccontextmanager
-    async def atomic(self) -> AsyncIterator[_PgTransaction]:  # type: ignore[override]
+    async def atomic(self, scope: str | None = None) -> AsyncIterator[_PgTransaction]:  # type: ignore[override]
         async with self._write_lock:
-            tx = _PgTransaction(self._pg_writer)
+            tx = _PgTransaction(self._pg_writer, scope)
             try:
                 yield tx
             except BaseException:

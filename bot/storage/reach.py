@@ -74,6 +74,76 @@ _ROLLUP_REACH = (
     " ON CONFLICT (month, resident_id, topic_id, place_id, channel)"
     " DO UPDATE SET deliveries = reach_monthly.deliveries + 1"
 )
+# The event's year, and the two smaller roll-ups of migration 14 (the same key columns, fewer of them).
+_YEAR = "strftime('%Y', CAST(? AS BIGINT) + CAST(? AS BIGINT), 'unixepoch')"
+_ROLLUP_YEARLY = (
+    "INSERT INTO reach_yearly (year, resident_id, topic_id, place_id, channel, deliveries, quiz_answers)"
+    f" VALUES ({_YEAR}, ?, ?, ?, ?, 1, ?)"
+    " ON CONFLICT (year, resident_id, topic_id, place_id, channel)"
+    " DO UPDATE SET deliveries = reach_yearly.deliveries + 1,"
+    " quiz_answers = reach_yearly.quiz_answers + excluded.quiz_answers"
+)
+_ROLLUP_RESIDENT_MONTH = (
+    "INSERT INTO reach_resident_months (month, resident_id, place_id, deliveries)"
+    f" VALUES ({_MONTH}, ?, ?, 1)"
+    " ON CONFLICT (month, resident_id, place_id) DO UPDATE SET deliveries = reach_resident_months.deliveries + 1"
+)
+# A year's counters (migration 14): deliveries and residents reached per dimension and key, so a whole year's
+# figures for the whole deployment are read, not counted. A resident adds to `reached` when no roll-up row shows
+# them there yet: checked before the batch's roll-ups are written, once per resident and key in the batch.
+_COUNT_YEAR = (
+    "INSERT INTO reach_year_counts (year, dimension, key, deliveries, reached)"
+    " SELECT ?, ?, ?, ?, CASE WHEN EXISTS ({seen}) THEN 0 ELSE 1 END WHERE 1 = 1"
+    " ON CONFLICT (year, dimension, key) DO UPDATE SET deliveries = reach_year_counts.deliveries"
+    " + excluded.deliveries, reached = reach_year_counts.reached + excluded.reached"
+)
+# dimension → (whether a resident was already seen there: its parameters are the period and the resident, then the
+# key where the roll-up holds it)
+SEEN = {
+    "all": "SELECT 1 FROM reach_yearly WHERE year = ? AND resident_id = ?",
+    "topic": "SELECT 1 FROM reach_yearly WHERE year = ? AND resident_id = ? AND topic_id = ?",
+    "place": "SELECT 1 FROM reach_yearly WHERE year = ? AND resident_id = ? AND place_id = ?",
+    "channel": "SELECT 1 FROM reach_yearly WHERE year = ? AND resident_id = ? AND channel = ?",
+    "month": "SELECT 1 FROM reach_resident_months WHERE month = ? AND resident_id = ?",
+    "quiz": "SELECT 1 FROM reach_yearly WHERE year = ? AND resident_id = ? AND quiz_answers > 0",
+}
+COUNT_YEAR = {dimension: _COUNT_YEAR.format(seen=seen) for dimension, seen in SEEN.items()}
+_YEAR_PLACE = "INSERT INTO reach_year_places (year, place_id, resident_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+
+
+def local_month(ts: int, zone_offset: int) -> str:
+    """'YYYY-MM' of a timestamp in the town's zone, as the roll-ups' strftime gives it."""
+    return time.strftime("%Y-%m", time.gmtime(ts + zone_offset))
+
+
+def year_figures(rows: list[EventRow], zone_offset: int) -> Statements:
+    """The year's counters and places for counted event rows: one row per dimension, key and resident in the batch,
+    so each EXISTS sees the roll-ups as they were before the batch (run them before the roll-ups' upserts)."""
+    found: dict[tuple[str, str, str, int], int] = {}  # (dimension, key, period, resident) → deliveries
+
+    def add(dimension: str, key: str, period: str, resident: int) -> None:
+        entry = (dimension, key, period, resident)
+        found[entry] = found.get(entry, 0) + 1
+
+    for r in rows:
+        month = local_month(r[0], zone_offset)
+        year, resident = month[:4], r[1]
+        add("all", "", year, resident)
+        add("topic", r[4] or "", year, resident)
+        add("place", r[6] or "", year, resident)
+        add("channel", r[2], year, resident)
+        add("month", month, month, resident)
+        if r[3] == "quiz_answer":
+            add("quiz", "", year, resident)
+    params: dict[str, list[tuple[Any, ...]]] = {dimension: [] for dimension in SEEN}
+    for (dimension, key, period, resident), deliveries in found.items():
+        where = (key,) if dimension in ("topic", "place", "channel") else ()
+        params[dimension].append((period[:4], dimension, key, deliveries, period, resident, *where))
+    places = [(period, key, resident) for (dimension, key, period, resident) in found if dimension == "place"]
+    statements = [(COUNT_YEAR[dimension], found_rows) for dimension, found_rows in params.items() if found_rows]
+    return [*statements, (_YEAR_PLACE, places)] if places else statements
+
+
 _ROLLUP_QUIZ = (
     "INSERT INTO quiz_monthly (month, question_id, place_id, answers, correct)"
     f" VALUES ({_MONTH}, ?, ?, 1, ?)"
@@ -91,8 +161,14 @@ def event_statements(rows: list[EventRow], zone_offset: int) -> Statements:
         return []
     counted = [row for row in rows if row[2] != "console"]  # statistics leave console trials out
     statements: list[tuple[str, list[Any]]] = [
+        *year_figures(counted, zone_offset),  # first: they look at the roll-ups as they were before this batch
         (_INSERT_EVENT, rows),
         (_ROLLUP_REACH, [(r[0], zone_offset, r[1], r[4] or "", r[6] or "", r[2]) for r in counted]),
+        (
+            _ROLLUP_YEARLY,
+            [(r[0], zone_offset, r[1], r[4] or "", r[6] or "", r[2], int(r[3] == "quiz_answer")) for r in counted],
+        ),
+        (_ROLLUP_RESIDENT_MONTH, [(r[0], zone_offset, r[1], r[6] or "") for r in counted]),
     ]
     answers = [row for row in counted if row[3] == "quiz_answer"]
     if answers:

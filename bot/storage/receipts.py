@@ -9,7 +9,7 @@ outcome — so the report never counts a message nobody received.
 from __future__ import annotations
 
 from bot.storage.db import Database, Transaction
-from bot.storage.reach import ReachEvent, ReachLog
+from bot.storage.reach import SEEN, ReachEvent, ReachLog, local_month
 
 KEEP = 7 * 86400  # msg_send_fail comes within seconds or minutes; a week is plenty
 
@@ -71,6 +71,18 @@ class ReceiptStore:
         where = f"month = {month} AND resident_id = ? AND topic_id = ? AND place_id = ? AND channel = ?"
         await tx.execute(f"UPDATE reach_monthly SET deliveries = deliveries - 1 WHERE {where}", key)
         await tx.execute(f"DELETE FROM reach_monthly WHERE {where} AND deliveries <= 0", key)
+        year = "strftime('%Y', CAST(? AS BIGINT) + CAST(? AS BIGINT), 'unixepoch')"
+        where = f"year = {year} AND resident_id = ? AND topic_id = ? AND place_id = ? AND channel = ?"
+        await tx.execute(
+            f"UPDATE reach_yearly SET deliveries = deliveries - 1, quiz_answers = quiz_answers - ? WHERE {where}",
+            (int(kind == "quiz_answer"), *key),
+        )
+        await tx.execute(f"DELETE FROM reach_yearly WHERE {where} AND deliveries <= 0", key)
+        key = (ts, self._db.zone_offset, resident_id, place_id or "")
+        where = f"month = {month} AND resident_id = ? AND place_id = ?"
+        await tx.execute(f"UPDATE reach_resident_months SET deliveries = deliveries - 1 WHERE {where}", key)
+        await tx.execute(f"DELETE FROM reach_resident_months WHERE {where} AND deliveries <= 0", key)
+        await self._uncount(tx, ts, resident_id, kind, {"topic": topic_id, "place": place_id, "channel": channel})
         if kind == "broadcast" and broadcast_id is not None:
             await tx.execute(
                 "UPDATE broadcast_recipients SET status = 'failed', reason = 'msg_send_fail', updated_at = ?"
@@ -78,3 +90,27 @@ class ReceiptStore:
                 (self._db.now(), broadcast_id, resident_id),
             )
         return 1
+
+    async def _uncount(
+        self, tx: Transaction, ts: int, resident_id: int, kind: str, keys: dict[str, str | None]
+    ) -> None:
+        """The year's counters without the delivery: one fewer delivery, and one fewer resident where the roll-ups
+        (already without it) no longer show the resident."""
+        month = local_month(ts, self._db.zone_offset)
+        year = month[:4]
+        counters = [("all", "", year, ()), ("month", month, month, ())]
+        counters += [(dimension, key or "", year, (key or "",)) for dimension, key in keys.items()]
+        if kind == "quiz_answer":
+            counters.append(("quiz", "", year, ()))
+        await tx.execute(
+            "DELETE FROM reach_year_places WHERE year = ? AND place_id = ? AND resident_id = ?"
+            f" AND NOT EXISTS ({SEEN['place']})",
+            (year, keys["place"] or "", resident_id, year, resident_id, keys["place"] or ""),
+        )
+        for dimension, key, period, where in counters:
+            await tx.execute(
+                "UPDATE reach_year_counts SET deliveries = deliveries - 1,"
+                f" reached = reached - CASE WHEN EXISTS ({SEEN[dimension]}) THEN 0 ELSE 1 END"
+                " WHERE year = ? AND dimension = ? AND key = ?",
+                (period, resident_id, *where, year, dimension, key),
+            )

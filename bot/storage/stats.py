@@ -8,9 +8,15 @@ Every query takes an optional `places`: the place ids of one township (a county 
 only events, roll-up rows, quiz sessions, requests and ledger rows at one of those places count, and only
 residents whose place is one of them (`place_id IN (...)`; a resident, event or row without a place is
 county-level and never counts for a township). `None` is the whole deployment; an empty list counts nothing.
-The roll-ups carry `place_id`, so whole months stay on them; only quiz participants, which
-`quiz_participants_monthly` keeps without a place, need the log, and only for residents reached in the township
-and elsewhere too (`_township_participants`).
+The roll-ups carry `place_id`, so whole months stay on them; only quiz participants of periods that are not whole
+years, which `quiz_participants_monthly` keeps without a place, need the log, and only for residents reached in the
+township and elsewhere too (`_township_participants`).
+
+Which roll-up answers (migrations 5, 6 and 14): whole years read `reach_yearly` (a row per year, resident, topic,
+place and channel); the months and totals of any whole-month period read `reach_resident_months` (a row per month,
+resident and place); the other breakdowns of whole months that are not whole years read `reach_monthly`. The
+partial months at either end of a period read the raw log. At a county's 300,000 residents these are 1.8 M, 3.6 M
+and 19.5 M rows for a year (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -29,12 +35,13 @@ DIMENSIONS = {  # the key of each breakdown, over raw events
     "month": "strftime('%Y-%m', ts + :offset, 'unixepoch')",
 }
 ROLLUP_COLUMNS = {"topic": "topic_id", "place": "place_id", "channel": "channel", "month": "month"}
-ROLLUP_KEYS = {  # the same keys over reach_monthly
-    "topic": "COALESCE(NULLIF(topic_id, ''), 'other')",
-    "place": "COALESCE(NULLIF(place_id, ''), 'unknown')",
-    "channel": "channel",
-    "month": "month",
+KEY_OF_ROLLUP = {  # the same keys from a roll-up's column ('' is no topic / no place there)
+    "topic": "COALESCE(NULLIF({}, ''), 'other')",
+    "place": "COALESCE(NULLIF({}, ''), 'unknown')",
+    "channel": "{}",
+    "month": "{}",
 }
+ROLLUP_KEYS = {dimension: KEY_OF_ROLLUP[dimension].format(column) for dimension, column in ROLLUP_COLUMNS.items()}
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,29 @@ class Span:
         return bool(self.first_month) and all(start >= end for start, end in self.ranges)
 
     @property
+    def whole_years(self) -> bool:
+        """Whole calendar years and nothing else: the yearly roll-up answers it."""
+        return self.whole_months_only and self.first_month.endswith("-01") and self.last_month.endswith("-12")
+
+    @property
+    def years(self) -> tuple[str, ...]:
+        """The years the whole months touch, first to last ('YYYY')."""
+        if not self.first_month:
+            return ()
+        return tuple(str(year) for year in range(int(self.first_month[:4]), int(self.last_month[:4]) + 1))
+
+    @property
+    def years_condition(self) -> str:
+        """`year IN (…)` over `years`: equality, so that an index of (year, place_id, …) is read only over the
+        places asked for (a range on year would read every place of the year)."""
+        return f"year IN ({', '.join(f':year{i}' for i in range(len(self.years)))})"
+
+    @property
+    def one_year(self) -> bool:
+        """One whole calendar year: the year's counters answer it for the whole deployment."""
+        return self.whole_years and self.first_month[:4] == self.last_month[:4]
+
+    @property
     def start(self) -> int:
         """The period's first second (the first raw range starts the period, even when it is empty)."""
         return self.ranges[0][0]
@@ -79,7 +109,9 @@ class Span:
 
     def params(self, **extra: Any) -> dict[str, Any]:
         (a1, b1), (a2, b2) = self.ranges
-        return {"m1": self.first_month, "m2": self.last_month, "a1": a1, "b1": b1, "a2": a2, "b2": b2, **extra}
+        years = {"y1": self.first_month[:4], "y2": self.last_month[:4]}
+        years.update((f"year{i}", year) for i, year in enumerate(self.years))
+        return {"m1": self.first_month, "m2": self.last_month, **years, "a1": a1, "b1": b1, "a2": a2, "b2": b2, **extra}
 
 
 def _next_month(day: dt.date) -> dt.date:
@@ -88,6 +120,19 @@ def _next_month(day: dt.date) -> dt.date:
 
 RAW = "((ts >= :a1 AND ts < :b1) OR (ts >= :a2 AND ts < :b2)) AND channel != 'console'"
 MONTHS = "month BETWEEN :m1 AND :m2"
+
+
+def _yearly(span: Span, index: str, places: Sequence[str] | None) -> str:
+    """reach_yearly over the span's years through `index`; for a township, its places' range of the place index
+    (it holds every column), not all of another index."""
+    hint = f"reach_yearly_{'place' if places is not None else index}"
+    return f"reach_yearly INDEXED BY {hint} WHERE {span.years_condition}"
+
+
+def _resident_months(places: Sequence[str] | None) -> str:
+    """reach_resident_months over the span's whole months; for a township, its places' range of the place index."""
+    hint = " INDEXED BY reach_resident_months_place" if places is not None else ""
+    return f"reach_resident_months{hint} WHERE {MONTHS}"
 
 
 def within(column: str, places: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
@@ -195,21 +240,33 @@ class StatsStore:
     async def _rows(self, query: str, params: dict[str, Any]) -> list[Row]:
         return await self._db.fetchall(query, params)
 
+    async def _counted(self, span: Span, dimension: str) -> list[Row]:
+        """(key, deliveries, reached) of the year's counters: a year (or its months) of the whole deployment."""
+        keys = "key BETWEEN :m1 AND :m2" if dimension == "month" else "1 = 1"
+        return await self._rows(
+            "SELECT key, deliveries, reached FROM reach_year_counts WHERE year BETWEEN :y1 AND :y2"
+            f" AND dimension = :dimension AND {keys} AND deliveries > 0 ORDER BY key",
+            span.params(dimension=dimension),
+        )
+
     async def totals(self, span: Span, places: Sequence[str] | None = None) -> Counts:
+        if places is None and span.one_year:
+            rows = await self._counted(span, "all")
+            return Counts(int(rows[0][1]), int(rows[0][2])) if rows else Counts(0, 0)
         where, names = within("place_id", places)
         if span.whole_months_only:
-            # One township: its places' range of the place index (it holds the resident too), not every resident's.
-            index = "reach_monthly_resident" if places is None else "reach_monthly_place"
+            # Whole years: the yearly roll-up in (year, resident) order; other whole months: a row per resident
+            # and month (reach_resident_months), not one per topic and channel too.
+            source = _yearly(span, "resident", places) if span.whole_years else _resident_months(places)
             rows = await self._rows(
                 "SELECT COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT resident_id, SUM(deliveries) AS n"
-                f" FROM reach_monthly INDEXED BY {index} WHERE {MONTHS}{where} GROUP BY resident_id)"
-                " AS per_resident",
+                f" FROM {source}{where} GROUP BY resident_id) AS per_resident",
                 span.params(**names),
             )
             return Counts(int(rows[0][0]), int(rows[0][1]))
         rows = await self._rows(
             "WITH r(resident_id, n) AS ("
-            f" SELECT resident_id, deliveries FROM reach_monthly WHERE {MONTHS}{where}"
+            f" SELECT resident_id, deliveries FROM {_resident_months(places)}{where}"
             f" UNION ALL SELECT resident_id, 1 FROM reach_events WHERE {RAW}{where})"
             " SELECT COALESCE(SUM(n), 0), COUNT(DISTINCT resident_id) FROM r",
             span.params(**names),
@@ -221,25 +278,28 @@ class StatsStore:
         one query for every group, however many there are."""
         if not groups:
             return []
-        cases, names = [], {}
+        # Each place's group by a join with a small table of (place, group): once per row, not a CASE of every
+        # group's places. The groups' numbers are written in, not parameters: typed alike on both backends.
+        values, names = [], {}
         for number, places in enumerate(groups):
-            condition, found = _among("place_id", places, prefix=f"group{number}_")
-            cases.append(f"WHEN {condition} THEN {number}")  # the group's number, not a parameter: typed alike
-            names.update(found)
-        group = f"CASE {' '.join(cases)} END"
-        # First the distinct (place, resident) pairs — over whole months a walk of the place index, with no sort —
-        # then each pair's group: the CASE runs once per pair, not once per roll-up row.
-        pairs = (
-            f"SELECT {group} AS g, resident_id FROM reach_monthly INDEXED BY reach_monthly_place WHERE {MONTHS}"
-            " GROUP BY place_id, resident_id"
-            if span.whole_months_only
-            else "WITH r(place_id, resident_id) AS ("
-            f" SELECT place_id, resident_id FROM reach_monthly WHERE {MONTHS}"
-            f" UNION ALL SELECT place_id, resident_id FROM reach_events WHERE {RAW})"
-            f" SELECT {group} AS g, resident_id FROM r GROUP BY place_id, resident_id"
-        )
+            for index, place in enumerate(dict.fromkeys(places)):
+                names[f"group{number}_{index}"] = place
+                values.append(f"(:group{number}_{index}, {number})")
+        if not values:
+            return [0] * len(groups)
+        if span.whole_years:  # a row per year, place and resident
+            pairs = f"SELECT place_id, resident_id FROM reach_year_places WHERE {span.years_condition}"
+        elif span.whole_months_only:
+            pairs = f"SELECT place_id, resident_id FROM reach_resident_months WHERE {MONTHS}"
+        else:
+            pairs = (
+                f"SELECT place_id, resident_id FROM reach_resident_months WHERE {MONTHS}"
+                f" UNION ALL SELECT place_id, resident_id FROM reach_events WHERE {RAW}"
+            )
         rows = await self._rows(
-            f"SELECT g, COUNT(DISTINCT resident_id) FROM ({pairs}) AS pairs WHERE g IS NOT NULL GROUP BY g",
+            f"WITH place_group(place_id, g) AS (VALUES {', '.join(values)})"
+            f" SELECT place_group.g, COUNT(DISTINCT pairs.resident_id) FROM ({pairs}) AS pairs"
+            " JOIN place_group ON place_group.place_id = pairs.place_id GROUP BY place_group.g",
             span.params(**names),
         )
         reached = {int(row[0]): int(row[1]) for row in rows}
@@ -249,22 +309,35 @@ class StatsStore:
         self, dimension: str, span: Span, offset: int, places: Sequence[str] | None = None
     ) -> dict[str, Counts]:
         monthly, raw = ROLLUP_KEYS[dimension], DIMENSIONS[dimension]  # fixed expressions chosen by name
+        if places is None and (span.one_year or (dimension == "month" and span.whole_months_only)):
+            found: dict[str, Counts] = {}
+            for key, deliveries, reached in await self._counted(span, dimension):
+                key = {"topic": key or "other", "place": key or "unknown"}.get(dimension, key)
+                found[key] = Counts(int(deliveries), int(reached))
+            return dict(sorted(found.items()))
         where, names = within("place_id", places)
+        column = ROLLUP_COLUMNS[dimension]
+        if dimension == "month":  # a row per month and resident: the smallest roll-up that has both
+            source, monthly = _resident_months(places), "month"
+        elif span.whole_years:
+            source = _yearly(span, dimension, places)
+        else:
+            source = f"reach_monthly INDEXED BY reach_monthly_{dimension} WHERE {MONTHS}"
         if span.whole_months_only:
-            # Scan the covering index in (key, resident) order: no sort for GROUP BY (docs/benchmarks.md). The
-            # roll-up is WITHOUT ROWID, so each index also holds the primary key, place_id included: a township's
-            # filter is read from the index too.
-            column = ROLLUP_COLUMNS[dimension]
-            indexed = f"INDEXED BY reach_monthly_{dimension}" if dimension != "month" else ""
+            # Walk a covering index in (key, resident) order and sum each resident's deliveries, then count the
+            # residents of each key: no sort, and no COUNT(DISTINCT), which PostgreSQL answers by sorting each
+            # group's rows again (docs/benchmarks.md). A township's filter is read from the index too.
             rows = await self._rows(
-                f"SELECT {monthly}, SUM(deliveries), COUNT(DISTINCT resident_id) FROM reach_monthly {indexed}"
-                f" WHERE {MONTHS}{where} GROUP BY {column} ORDER BY 1",
+                f"SELECT {KEY_OF_ROLLUP[dimension].format('k')}, SUM(n), COUNT(*) FROM ("
+                f"SELECT {column} AS k, resident_id, SUM(deliveries) AS n FROM {source}{where}"
+                f" GROUP BY {column}, resident_id) AS per_resident GROUP BY k ORDER BY 1",
                 span.params(**names),
             )
             return {row[0]: Counts(int(row[1]), int(row[2])) for row in rows}
+        table = "reach_resident_months" if dimension == "month" else "reach_monthly"
         rows = await self._rows(
             "WITH r(k, resident_id, n) AS ("
-            f" SELECT {monthly}, resident_id, deliveries FROM reach_monthly WHERE {MONTHS}{where}"
+            f" SELECT {monthly}, resident_id, deliveries FROM {table} WHERE {MONTHS}{where}"
             f" UNION ALL SELECT {raw}, resident_id, 1 FROM reach_events WHERE {RAW}{where})"
             " SELECT k, SUM(n), COUNT(DISTINCT resident_id) FROM r GROUP BY k ORDER BY k",
             span.params(offset=offset, **names),
@@ -281,7 +354,16 @@ class StatsStore:
             " SELECT COALESCE(SUM(a), 0), COALESCE(SUM(c), 0) FROM r",
             span.params(**names),
         )
-        if places is None:
+        if places is None and span.one_year:
+            counted = await self._counted(span, "quiz")
+            people = [(counted[0][2] if counted else 0,)]
+        elif span.whole_years:  # residents with a quiz answer in the years (at one of `places`)
+            people = await self._rows(
+                f"SELECT COUNT(*) FROM (SELECT DISTINCT resident_id FROM {_yearly(span, 'quiz', places)}"
+                f" AND quiz_answers > 0{where}) AS people",
+                span.params(**names),
+            )
+        elif places is None:
             people = await self._rows(
                 f"SELECT COUNT(*) FROM (SELECT resident_id FROM quiz_participants_monthly WHERE {MONTHS}"
                 f" UNION SELECT resident_id FROM reach_events WHERE kind = 'quiz_answer' AND {RAW}) AS people",

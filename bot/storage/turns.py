@@ -19,7 +19,8 @@ class TurnTickets:
 
     async def take(self, channel: str, update_key: str, resident_key: str, owner: str) -> bool:
         """A ticket for this update; False when the update already has one (a repeated delivery)."""
-        async with self._db.atomic() as tx:
+        # Only this resident's tickets are read and written: other processes' writes need not wait for it.
+        async with self._db.atomic(scope=f"turn:{channel}:{resident_key}") as tx:
             row = await tx.fetchone(
                 "INSERT INTO turn_tickets (channel, update_key, resident_key, seq, owner, taken_at)"
                 " SELECT ?, ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ? FROM turn_tickets"
@@ -41,7 +42,7 @@ class TurnTickets:
         return row is not None and int(row[0]) == 0
 
     async def done(self, channel: str, update_key: str) -> None:
-        async with self._db.atomic() as tx:
+        async with self._db.atomic(scope=f"turn-done:{channel}:{update_key}") as tx:  # its own row only
             await tx.execute(
                 "UPDATE turn_tickets SET done_at = ? WHERE channel = ? AND update_key = ?",
                 (self._db.now(), channel, update_key),
