@@ -18,6 +18,7 @@ from bot.broadcasting.calendar import CampaignScheduler
 from bot.broadcasting.worker import BroadcastSettings, BroadcastWorker
 from bot.channels.http import WebServer, parse_listen, telegram_webhook_handler
 from bot.config import ConfigError, Settings
+from bot.core.content_sync import ContentFollower
 from bot.core.events import Text
 from bot.core.sending import Channel
 
@@ -277,13 +278,19 @@ ALIVE_WITHIN = 6  # seconds: a process not seen for this long no longer counts (
 async def _share_limits(app: App, settings: Settings, running: _Running, worker: BroadcastWorker) -> None:
     """Several processes send for one bot: each takes 1/n of its limits (Telegram's ~30 messages a second, the
     broadcast pace), n being the processes alive — re-read every SHARE_EVERY seconds. A process that starts sends
-    at its share from its first heartbeat on; the others learn of it within SHARE_EVERY."""
+    at its share from its first heartbeat on; the others learn of it within SHARE_EVERY. The same beat follows a
+    content reload made in another process (ContentFollower)."""
     owner = worker.owner
     shown = 0
     beats = 0
+    content = ContentFollower(app.content, app.storage.processes, owner)
     try:
         while True:
             beats += 1
+            try:
+                await content.beat()
+            except Exception as exc:  # the next beat looks again
+                log.warning("could not compare content reloads with the other processes (%s)", _brief(exc))
             if beats % PRUNE_EVERY == 0:  # answered turn tickets are kept a day (a repeated delivery comes sooner)
                 with contextlib.suppress(Exception):
                     await app.storage.turns.prune(int(time.time()) - 86400)

@@ -6,6 +6,7 @@ Telegram Bot API server, the test acting as the load balancer that spreads webho
 - A broadcast to 2,000 residents sent by both workers at once: nobody twice, nobody missed, and together no
   faster than the bot's one limit (the fake answers 429 beyond it).
 - One worker killed with SIGKILL in the middle: the other finishes; at most one batch is sent twice.
+- A content reload (SIGHUP) in one process: the other follows at its next heartbeat.
 
 PostgreSQL-only (they are about several processes on one server): skipped with a reason without a server,
 required under CI (tests/pg.py).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -277,3 +279,32 @@ async def test_a_worker_killed_mid_broadcast_is_taken_over_with_at_most_one_batc
     assert set(got) == set(users)  # 0 missed
     assert len(twice) <= batch, len(twice)
     print(f"\nSIGKILL mid-broadcast: {len(twice)} residents got it twice (batch {batch})")
+
+
+async def test_a_content_reload_in_one_process_is_followed_by_the_other(
+    fake: FakeTelegram, postgres_database: str, tmp_path: Path
+) -> None:
+    """SIGHUP (as after an editor's change) reaches one process; the other reloads at its next heartbeat."""
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT, content)
+    a = start(fake, postgres_database, tmp_path, "a", BOT_CONTENT_DIR=str(content))
+    b = start(fake, postgres_database, tmp_path, "b", BOT_CONTENT_DIR=str(content))
+    try:
+        await asyncio.gather(serving(a), serving(b))
+        await asyncio.sleep(3)  # both have had a heartbeat: what each read at start is the current content
+        a.popen.send_signal(signal.SIGHUP)
+        storage = await Storage.open(postgres_database, data_dir=tmp_path)
+        try:
+            for _ in range(75):  # up to 15 s
+                if await storage.processes.content_generation() >= 1:
+                    break
+                await asyncio.sleep(0.2)
+            assert await storage.processes.content_generation() == 1  # a counted its reload
+        finally:
+            await storage.close()
+        await asyncio.sleep(5)  # b's next heartbeats
+    finally:
+        logs = {"a": await stop(a), "b": await stop(b)}
+    assert "Traceback" not in logs["a"] + logs["b"]
+    assert "content reloaded" in logs["a"] and "another bot process reloaded" not in logs["a"]
+    assert "another bot process reloaded the content" in logs["b"] and "content reloaded" in logs["b"]

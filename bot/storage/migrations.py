@@ -532,4 +532,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX reach_resident_months_place ON reach_resident_months (place_id, month, resident_id, deliveries);
         """,
     ),
+    Migration(
+        15,
+        "several bot processes, one content: reloads counted so that the others follow",
+        """
+        -- A process that reloaded the content (chat /reload, the console, SIGHUP) counts one more generation; the
+        -- others see the count grow at their next heartbeat and reload too (bot/core/content_sync.py).
+        CREATE TABLE content_reloads (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            generation INTEGER NOT NULL,
+            reloaded_by TEXT NOT NULL,
+            reloaded_at INTEGER NOT NULL
+        );
+        """,
+    ),
 )
