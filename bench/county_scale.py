@@ -120,14 +120,17 @@ def topic_ids() -> list[str]:
 
 def migration_indexes(*tables: str) -> dict[str, str]:
     """name → CREATE INDEX statement (as PostgreSQL runs it) for the non-primary-key indexes of `tables`, taken
-    from the migrations themselves; later migrations win (an index dropped and created again)."""
+    from the migrations themselves; later migrations win (an index dropped, or dropped and created again)."""
     found: dict[str, str] = {}
-    pattern = re.compile(r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+(\w+)\s+ON\s+(\w+)\b", re.IGNORECASE)
+    create = re.compile(r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+(\w+)\s+ON\s+(\w+)\b", re.IGNORECASE)
+    drop = re.compile(r"DROP\s+INDEX\s+(\w+)", re.IGNORECASE)
     for migration in sorted(MIGRATIONS, key=lambda m: m.version):
         for statement in split_sql(migration.sql):
-            match = pattern.match(statement)
-            if match and match.group(2) in tables:
-                found[match.group(1)] = ddl(statement)
+            created, dropped = create.match(statement), drop.match(statement)
+            if created and created.group(2) in tables:
+                found[created.group(1)] = ddl(statement)
+            elif dropped:
+                found.pop(dropped.group(1), None)
     return found
 
 

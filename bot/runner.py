@@ -51,6 +51,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
         worker = None
         console = None
         sharing: asyncio.Task[None] | None = None
+        rolling = asyncio.get_running_loop().create_task(_roll_up(app), name="roll-up")
         try:
             for name, starter in _starters(app, settings):
                 await running.start(name, starter)
@@ -69,6 +70,9 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
             # Docker kills 10 s after SIGTERM: finish what is in hand for a few seconds, then stop anyway, so
             # the reach events are flushed before the kill (the storage closes after this block).
             deadline = asyncio.get_running_loop().time() + settings.shutdown_grace
+            rolling.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await rolling
             if sharing is not None:
                 sharing.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -268,6 +272,24 @@ def _start_broadcasts(app: App, settings: Settings, channels: dict[str, Channel]
     )
     worker.start()
     return worker
+
+
+ROLL_UP_EVERY = 5.0  # seconds between looks at whether the year's roll-ups are behind the event log
+CATCH_UP_STEPS = 100  # short transactions per look at most (each a few thousand events)
+
+
+async def _roll_up(app: App) -> None:
+    """The year's roll-ups and counters follow the event log a step behind, off the path that writes events: every
+    few seconds, one short transaction at a time, and only while no reach event waits to be written — a burst's
+    events are committed first. Statistics catch up the rest themselves before they read."""
+    while True:
+        await asyncio.sleep(ROLL_UP_EVERY)
+        try:
+            for _ in range(CATCH_UP_STEPS):  # a bounded look; the next one goes on
+                if app.storage.reach.pending or not await app.storage.stats.catch_up(chunks=1):
+                    break
+        except Exception as exc:  # the next look tries again; statistics catch up themselves anyway
+            log.warning("could not bring the year's roll-ups up to date (%s); trying again later", _brief(exc))
 
 
 SHARE_EVERY = 2.0  # seconds between heartbeats of a process serving a shared database

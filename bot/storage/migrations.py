@@ -455,7 +455,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         """
         -- reach_monthly holds a row per month x resident x topic x place x channel: 19.5 M rows for 300,000
         -- residents, and every exact count of distinct residents over it reads them all (docs/benchmarks.md).
-        -- These two answer the common periods from far fewer rows, kept in the same transaction as the events:
+        -- These answer the common periods from far fewer rows, a step behind the events (caught up before
+        -- statistics read them, and every few seconds by the running bot):
         -- whole years read reach_yearly (a row per year x resident x topic x place x channel, 1/12 of the
         -- months' rows); the months of any whole-month period, and its totals, read reach_resident_months (a row
         -- per month x resident x place). Console events are left out, as in every roll-up.
@@ -476,7 +477,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             deliveries INTEGER NOT NULL,
             PRIMARY KEY (month, resident_id, place_id)
         ) WITHOUT ROWID;
-        -- A year's figures of the whole deployment, counted as events are written (bot/storage/reach.py):
+        -- A year's figures of the whole deployment, counted as the roll-ups catch up (bot/storage/reach.py):
         -- deliveries and residents reached for all ('' key), per topic, place and channel, per month (key
         -- 'YYYY-MM'), and quiz participants ('quiz': deliveries are quiz answers). Read, not counted, for a year.
         CREATE TABLE reach_year_counts (
@@ -502,6 +503,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         INSERT INTO reach_resident_months
             SELECT month, resident_id, place_id, SUM(deliveries) FROM reach_monthly GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
         INSERT INTO reach_year_places SELECT DISTINCT year, place_id, resident_id FROM reach_yearly;
+        -- These follow the event log a little behind (bot/storage/reach.py `catch_up`): the last event they hold.
+        CREATE TABLE rollup_marks (
+            name TEXT PRIMARY KEY,
+            last_event_id INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        -- (No row: none yet. An empty database stays empty, as `db copy` wants its target.)
+        INSERT INTO rollup_marks (name, last_event_id)
+            SELECT 'year', newest FROM (SELECT MAX(id) AS newest FROM reach_events) AS log WHERE newest IS NOT NULL
+            ON CONFLICT (name) DO UPDATE SET last_event_id = excluded.last_event_id;
         INSERT INTO reach_year_counts
             SELECT year, 'all', '', SUM(deliveries), COUNT(DISTINCT resident_id) FROM reach_yearly GROUP BY year;
         INSERT INTO reach_year_counts
@@ -519,17 +529,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         INSERT INTO reach_year_counts
             SELECT substr(month, 1, 4), 'month', month, SUM(deliveries), COUNT(DISTINCT resident_id)
             FROM reach_resident_months GROUP BY month;
-        -- Each breakdown walks one of these in (key, resident) order, and on PostgreSQL reads nothing but the
-        -- index (a B-tree beside the table there, so each holds the columns its statements read).
-        CREATE INDEX reach_yearly_resident ON reach_yearly (year, resident_id, place_id, deliveries);
-        CREATE INDEX reach_yearly_topic ON reach_yearly (year, topic_id, resident_id, place_id, deliveries);
-        -- A township's figures read only its places' range of this one, whatever the breakdown.
+        -- A township's figures read only its places' range of these (each holds every column its statements
+        -- read: on PostgreSQL an index is a B-tree beside the table). The whole deployment's year is read from
+        -- the counters, so no other index is kept: an index holding `deliveries` is rewritten by every event.
         CREATE INDEX reach_yearly_place
             ON reach_yearly (year, place_id, resident_id, topic_id, channel, deliveries, quiz_answers);
-        CREATE INDEX reach_yearly_channel ON reach_yearly (year, channel, resident_id, place_id, deliveries);
-        CREATE INDEX reach_yearly_quiz ON reach_yearly (year, resident_id, place_id) WHERE quiz_answers > 0;
-        CREATE INDEX reach_resident_months_cover ON reach_resident_months (month, resident_id, place_id, deliveries);
         CREATE INDEX reach_resident_months_place ON reach_resident_months (place_id, month, resident_id, deliveries);
+        -- Migration 6's covering indexes of reach_monthly by topic, place and channel served the breakdowns of
+        -- whole years; the yearly roll-up and the counters do now, and every event rewrote all four (each holds
+        -- `deliveries`): kept is the one by resident, which a township's quiz participants look up.
+        DROP INDEX reach_monthly_topic;
+        DROP INDEX reach_monthly_place;
+        DROP INDEX reach_monthly_channel;
         """,
     ),
     Migration(

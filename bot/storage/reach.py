@@ -156,25 +156,76 @@ _ROLLUP_PARTICIPANT = (
 
 
 def event_statements(rows: list[EventRow], zone_offset: int) -> Statements:
-    """The statements that insert reach events and keep the monthly roll-ups in step (run in one transaction)."""
+    """The statements that insert reach events and keep the monthly roll-ups in step (run in one transaction); the
+    year's roll-ups follow later (`catch_up`)."""
     if not rows:
         return []
     counted = [row for row in rows if row[2] != "console"]  # statistics leave console trials out
     statements: list[tuple[str, list[Any]]] = [
-        *year_figures(counted, zone_offset),  # first: they look at the roll-ups as they were before this batch
         (_INSERT_EVENT, rows),
         (_ROLLUP_REACH, [(r[0], zone_offset, r[1], r[4] or "", r[6] or "", r[2]) for r in counted]),
-        (
-            _ROLLUP_YEARLY,
-            [(r[0], zone_offset, r[1], r[4] or "", r[6] or "", r[2], int(r[3] == "quiz_answer")) for r in counted],
-        ),
-        (_ROLLUP_RESIDENT_MONTH, [(r[0], zone_offset, r[1], r[6] or "") for r in counted]),
     ]
     answers = [row for row in counted if row[3] == "quiz_answer"]
     if answers:
         statements.append((_ROLLUP_QUIZ, [(r[0], zone_offset, r[5], r[6] or "", r[9] or 0) for r in answers]))
         statements.append((_ROLLUP_PARTICIPANT, [(r[0], zone_offset, r[1]) for r in answers]))
     return statements
+
+
+def year_statements(counted: list[EventRow], zone_offset: int) -> Statements:
+    """The year's roll-ups and counters (migration 14) for counted event rows, in one catch-up transaction."""
+    return [
+        *year_figures(counted, zone_offset),  # first: they look at the roll-ups as they were before these rows
+        (
+            _ROLLUP_YEARLY,
+            [(r[0], zone_offset, r[1], r[4] or "", r[6] or "", r[2], int(r[3] == "quiz_answer")) for r in counted],
+        ),
+        (_ROLLUP_RESIDENT_MONTH, [(r[0], zone_offset, r[1], r[6] or "") for r in counted]),
+    ]
+
+
+CATCH_UP_CHUNK = 2_000  # events per catch-up transaction: short, so that event flushes interleave with it
+
+
+async def rolled_up_to(db: Database) -> int:
+    """The id of the last event the year's roll-ups hold."""
+    value = await db.fetchvalue("SELECT last_event_id FROM rollup_marks WHERE name = 'year'")
+    return int(value or 0)
+
+
+async def catch_up(db: Database, zone_offset: int, chunk: int = CATCH_UP_CHUNK, chunks: int | None = None) -> int:
+    """Bring the year's roll-ups and counters up to the last event written; returns how many events it read.
+
+    They are kept off the path that writes events (a burst's reach events are committed as fast as before): the
+    running bot catches up every few seconds when it is not busy, and statistics catch up before they read, so
+    their figures are exact. Event ids grow in commit order (every write transaction holds the write lock), so
+    an id mark says what is in. `chunks` bounds the work of one call (None: until caught up)."""
+    read = done = 0
+    while chunks is None or done < chunks:
+        newest = await db.fetchvalue("SELECT MAX(id) FROM reach_events")
+        if newest is None or int(newest) <= await rolled_up_to(db):
+            break
+        async with db.atomic() as tx:
+            mark = await tx.fetchone("SELECT last_event_id FROM rollup_marks WHERE name = 'year'")
+            last = int(mark[0]) if mark else 0
+            rows = await tx.fetchall(
+                f"SELECT id, {', '.join(EVENT_COLUMNS)} FROM reach_events WHERE id > ? ORDER BY id LIMIT ?",
+                (last, chunk),
+            )
+            if not rows:
+                break
+            counted = [tuple(row[1:]) for row in rows if row[3] != "console"]
+            for sql, params in year_statements(counted, zone_offset):
+                if params:
+                    await tx.executemany(sql, params)
+            await tx.execute(
+                "INSERT INTO rollup_marks (name, last_event_id) VALUES ('year', ?)"
+                " ON CONFLICT (name) DO UPDATE SET last_event_id = excluded.last_event_id",
+                (int(rows[-1][0]),),
+            )
+        read += len(rows)
+        done += 1
+    return read
 
 
 async def write_events(tx: Transaction, rows: list[EventRow], zone_offset: int) -> None:

@@ -71,6 +71,30 @@ class ReceiptStore:
         where = f"month = {month} AND resident_id = ? AND topic_id = ? AND place_id = ? AND channel = ?"
         await tx.execute(f"UPDATE reach_monthly SET deliveries = deliveries - 1 WHERE {where}", key)
         await tx.execute(f"DELETE FROM reach_monthly WHERE {where} AND deliveries <= 0", key)
+        mark = await tx.fetchone("SELECT last_event_id FROM rollup_marks WHERE name = 'year'")
+        if mark is not None and event_id <= int(mark[0]):  # the year's roll-ups hold it (else they never will)
+            await self._take_from_years(tx, ts, resident_id, kind, topic_id, place_id, channel)
+        if kind == "broadcast" and broadcast_id is not None:
+            await tx.execute(
+                "UPDATE broadcast_recipients SET status = 'failed', reason = 'msg_send_fail', updated_at = ?"
+                " WHERE broadcast_id = ? AND resident_id = ? AND status = 'delivered'",
+                (self._db.now(), broadcast_id, resident_id),
+            )
+        return 1
+
+    async def _take_from_years(
+        self,
+        tx: Transaction,
+        ts: int,
+        resident_id: int,
+        kind: str,
+        topic_id: str | None,
+        place_id: str | None,
+        channel: str,
+    ) -> None:
+        """The year's roll-ups and counters without one delivery they hold."""
+        month = "strftime('%Y-%m', CAST(? AS BIGINT) + CAST(? AS BIGINT), 'unixepoch')"
+        key = (ts, self._db.zone_offset, resident_id, topic_id or "", place_id or "", channel)
         year = "strftime('%Y', CAST(? AS BIGINT) + CAST(? AS BIGINT), 'unixepoch')"
         where = f"year = {year} AND resident_id = ? AND topic_id = ? AND place_id = ? AND channel = ?"
         await tx.execute(
@@ -83,13 +107,6 @@ class ReceiptStore:
         await tx.execute(f"UPDATE reach_resident_months SET deliveries = deliveries - 1 WHERE {where}", key)
         await tx.execute(f"DELETE FROM reach_resident_months WHERE {where} AND deliveries <= 0", key)
         await self._uncount(tx, ts, resident_id, kind, {"topic": topic_id, "place": place_id, "channel": channel})
-        if kind == "broadcast" and broadcast_id is not None:
-            await tx.execute(
-                "UPDATE broadcast_recipients SET status = 'failed', reason = 'msg_send_fail', updated_at = ?"
-                " WHERE broadcast_id = ? AND resident_id = ? AND status = 'delivered'",
-                (self._db.now(), broadcast_id, resident_id),
-            )
-        return 1
 
     async def _uncount(
         self, tx: Transaction, ts: int, resident_id: int, kind: str, keys: dict[str, str | None]

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from bot.storage.db import Database, Row
+from bot.storage.reach import catch_up
 
 DIMENSIONS = {  # the key of each breakdown, over raw events
     "topic": "COALESCE(topic_id, 'other')",
@@ -122,11 +123,11 @@ RAW = "((ts >= :a1 AND ts < :b1) OR (ts >= :a2 AND ts < :b2)) AND channel != 'co
 MONTHS = "month BETWEEN :m1 AND :m2"
 
 
-def _yearly(span: Span, index: str, places: Sequence[str] | None) -> str:
-    """reach_yearly over the span's years through `index`; for a township, its places' range of the place index
-    (it holds every column), not all of another index."""
-    hint = f"reach_yearly_{'place' if places is not None else index}"
-    return f"reach_yearly INDEXED BY {hint} WHERE {span.years_condition}"
+def _yearly(span: Span, places: Sequence[str] | None) -> str:
+    """reach_yearly over the span's years; for a township, its places' range of the place index (it holds every
+    column). The whole deployment reads the counters for one year; several years are read whole (rare)."""
+    hint = " INDEXED BY reach_yearly_place" if places is not None else ""
+    return f"reach_yearly{hint} WHERE {span.years_condition}"
 
 
 def _resident_months(places: Sequence[str] | None) -> str:
@@ -215,13 +216,15 @@ def _township_participants(places: Sequence[str]) -> str:
     resident_raw = "((o.ts >= :a1 AND o.ts < :b1) OR (o.ts >= :a2 AND o.ts < :b2)) AND o.channel != 'console'"
     return (
         "WITH inside(resident_id) AS ("
-        f" SELECT resident_id FROM reach_monthly INDEXED BY reach_monthly_place WHERE {MONTHS} AND {inside}"
+        f" SELECT resident_id FROM reach_resident_months INDEXED BY reach_resident_months_place WHERE {MONTHS}"
+        f" AND {inside}"
         f" UNION SELECT resident_id FROM reach_events WHERE {RAW} AND {inside}),"
         f" people(resident_id) AS (SELECT resident_id FROM quiz_participants_monthly WHERE {MONTHS}"
         f"  UNION SELECT resident_id FROM reach_events WHERE kind = 'quiz_answer' AND {RAW})"
         " SELECT COUNT(*) FROM people JOIN inside ON inside.resident_id = people.resident_id WHERE"
         # reached nowhere else in the period: every answer of theirs was at the township's places
-        " (NOT EXISTS (SELECT 1 FROM reach_monthly o WHERE o.resident_id = people.resident_id"
+        " (NOT EXISTS (SELECT 1 FROM reach_monthly o INDEXED BY reach_monthly_resident"
+        " WHERE o.resident_id = people.resident_id"
         f"   AND o.month BETWEEN :m1 AND :m2 AND NOT ({elsewhere}))"
         "  AND NOT EXISTS (SELECT 1 FROM reach_events o WHERE o.resident_id = people.resident_id"
         f"   AND {resident_raw} AND NOT ({elsewhere})))"
@@ -240,6 +243,11 @@ class StatsStore:
     async def _rows(self, query: str, params: dict[str, Any]) -> list[Row]:
         return await self._db.fetchall(query, params)
 
+    async def catch_up(self, chunks: int | None = None) -> int:
+        """Bring the year's roll-ups and counters up to the log (bot/storage/reach.py `catch_up`): the figures
+        below do it themselves before they read; the running bot does it when idle, so that they find little."""
+        return await catch_up(self._db, self._db.zone_offset, chunks=chunks)
+
     async def _counted(self, span: Span, dimension: str) -> list[Row]:
         """(key, deliveries, reached) of the year's counters: a year (or its months) of the whole deployment."""
         keys = "key BETWEEN :m1 AND :m2" if dimension == "month" else "1 = 1"
@@ -250,6 +258,7 @@ class StatsStore:
         )
 
     async def totals(self, span: Span, places: Sequence[str] | None = None) -> Counts:
+        await self.catch_up()
         if places is None and span.one_year:
             rows = await self._counted(span, "all")
             return Counts(int(rows[0][1]), int(rows[0][2])) if rows else Counts(0, 0)
@@ -257,7 +266,7 @@ class StatsStore:
         if span.whole_months_only:
             # Whole years: the yearly roll-up in (year, resident) order; other whole months: a row per resident
             # and month (reach_resident_months), not one per topic and channel too.
-            source = _yearly(span, "resident", places) if span.whole_years else _resident_months(places)
+            source = _yearly(span, places) if span.whole_years else _resident_months(places)
             rows = await self._rows(
                 "SELECT COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT resident_id, SUM(deliveries) AS n"
                 f" FROM {source}{where} GROUP BY resident_id) AS per_resident",
@@ -276,6 +285,7 @@ class StatsStore:
     async def reached_by_group(self, span: Span, groups: Sequence[Sequence[str]]) -> list[int]:
         """Residents reached at the places of each group (a county's townships), each counted once per group:
         one query for every group, however many there are."""
+        await self.catch_up()
         if not groups:
             return []
         # Each place's group by a join with a small table of (place, group): once per row, not a CASE of every
@@ -308,6 +318,7 @@ class StatsStore:
     async def by(
         self, dimension: str, span: Span, offset: int, places: Sequence[str] | None = None
     ) -> dict[str, Counts]:
+        await self.catch_up()
         monthly, raw = ROLLUP_KEYS[dimension], DIMENSIONS[dimension]  # fixed expressions chosen by name
         if places is None and (span.one_year or (dimension == "month" and span.whole_months_only)):
             found: dict[str, Counts] = {}
@@ -320,9 +331,9 @@ class StatsStore:
         if dimension == "month":  # a row per month and resident: the smallest roll-up that has both
             source, monthly = _resident_months(places), "month"
         elif span.whole_years:
-            source = _yearly(span, dimension, places)
+            source = _yearly(span, places)
         else:
-            source = f"reach_monthly INDEXED BY reach_monthly_{dimension} WHERE {MONTHS}"
+            source = f"reach_monthly WHERE {MONTHS}"  # the primary key's range of the months
         if span.whole_months_only:
             # Walk a covering index in (key, resident) order and sum each resident's deliveries, then count the
             # residents of each key: no sort, and no COUNT(DISTINCT), which PostgreSQL answers by sorting each
@@ -346,6 +357,7 @@ class StatsStore:
 
     async def quiz_totals(self, span: Span, places: Sequence[str] | None = None) -> QuizTotals:
         """(answers, correct answers, participants) of quiz answers."""
+        await self.catch_up()
         where, names = within("place_id", places)
         counts = await self._rows(
             "WITH r(a, c) AS ("
@@ -359,7 +371,7 @@ class StatsStore:
             people = [(counted[0][2] if counted else 0,)]
         elif span.whole_years:  # residents with a quiz answer in the years (at one of `places`)
             people = await self._rows(
-                f"SELECT COUNT(*) FROM (SELECT DISTINCT resident_id FROM {_yearly(span, 'quiz', places)}"
+                f"SELECT COUNT(*) FROM (SELECT DISTINCT resident_id FROM {_yearly(span, places)}"
                 f" AND quiz_answers > 0{where}) AS people",
                 span.params(**names),
             )
