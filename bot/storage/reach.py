@@ -90,7 +90,7 @@ _ROLLUP_RESIDENT_MONTH = (
 )
 # A year's counters (migration 14): deliveries and residents reached per dimension and key, so a whole year's
 # figures for the whole deployment are read, not counted. A resident adds to `reached` when no roll-up row shows
-# them there yet: checked before the batch's roll-ups are written, once per resident and key in the batch.
+# them there yet: checked before a catch-up chunk's roll-ups are written, once per resident and key in the chunk.
 _COUNT_YEAR = (
     "INSERT INTO reach_year_counts (year, dimension, key, deliveries, reached)"
     " SELECT ?, ?, ?, ?, CASE WHEN EXISTS ({seen}) THEN 0 ELSE 1 END WHERE 1 = 1"
@@ -117,8 +117,8 @@ def local_month(ts: int, zone_offset: int) -> str:
 
 
 def year_figures(rows: list[EventRow], zone_offset: int) -> Statements:
-    """The year's counters and places for counted event rows: one row per dimension, key and resident in the batch,
-    so each EXISTS sees the roll-ups as they were before the batch (run them before the roll-ups' upserts)."""
+    """The year's counters and places for counted event rows: one row per dimension, key and resident in the chunk,
+    so each EXISTS sees the roll-ups as they were before the chunk (run them before the roll-ups' upserts)."""
     found: dict[tuple[str, str, str, int], int] = {}  # (dimension, key, period, resident) → deliveries
 
     def add(dimension: str, key: str, period: str, resident: int) -> None:
