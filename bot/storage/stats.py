@@ -335,9 +335,9 @@ class StatsStore:
         else:
             source = f"reach_monthly WHERE {MONTHS}"  # the primary key's range of the months
         if span.whole_months_only:
-            # Walk a covering index in (key, resident) order and sum each resident's deliveries, then count the
-            # residents of each key: no sort, and no COUNT(DISTINCT), which PostgreSQL answers by sorting each
-            # group's rows again (docs/benchmarks.md). A township's filter is read from the index too.
+            # Sum each resident's deliveries per key, then count the residents of each key: no COUNT(DISTINCT),
+            # which PostgreSQL answers by sorting each group's rows again (docs/benchmarks.md). A township reads
+            # its places' range of a place index.
             rows = await self._rows(
                 f"SELECT {KEY_OF_ROLLUP[dimension].format('k')}, SUM(n), COUNT(*) FROM ("
                 f"SELECT {column} AS k, resident_id, SUM(deliveries) AS n FROM {source}{where}"
