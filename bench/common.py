@@ -126,3 +126,14 @@ def percentile(values: list[float], share: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
+
+
+async def pg_admin(server: str, statement: str) -> None:
+    """One statement on the server's `postgres` database (CREATE / DROP / ALTER DATABASE for a bench database)."""
+    import asyncpg  # only the PostgreSQL benchmarks need it
+
+    connection = await asyncpg.connect(f"{server}/postgres")
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()

@@ -38,7 +38,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from common import REPO
+from common import REPO, pg_admin
 
 sys.path.insert(0, str(REPO))
 
@@ -542,14 +542,6 @@ async def try_fixes(url: str) -> None:
         await connection.close()
 
 
-async def admin(server: str, statement: str) -> None:
-    connection = await asyncpg.connect(f"{server}/postgres")
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=50_000_000)
@@ -574,7 +566,7 @@ def main() -> None:
     if args.database:
         args.keep = True
     else:
-        asyncio.run(admin(server, f'CREATE DATABASE "{name}"'))
+        asyncio.run(pg_admin(server, f'CREATE DATABASE "{name}"'))
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
@@ -635,7 +627,7 @@ def main() -> None:
         if args.keep:
             print(f"kept {url}")
         else:
-            asyncio.run(admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

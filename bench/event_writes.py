@@ -27,11 +27,9 @@ import time
 import uuid
 from pathlib import Path
 
-from common import REPO
+from common import REPO, pg_admin
 
 sys.path.insert(0, str(REPO))
-
-import asyncpg
 
 from bot.storage import ReachEvent, Storage
 
@@ -80,14 +78,12 @@ async def run_once(args: argparse.Namespace) -> dict[str, tuple[float, float | N
         rates["SQLite"] = await events_per_second(str(Path(tmp) / "writes.sqlite3"), Path(tmp), args)
     server = args.server.rstrip("/")
     name = f"pufa_bench_writes_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = await asyncpg.connect(f"{server}/postgres")
+    await pg_admin(server, f'CREATE DATABASE "{name}"')
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
         with tempfile.TemporaryDirectory() as tmp:
             rates["PostgreSQL"] = await events_per_second(f"{server}/{name}", Path(tmp), args)
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return rates
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-from common import REPO, bot_env, http, start_fake, stop_process
+from common import REPO, bot_env, http, pg_admin, start_fake, stop_process
 
 sys.path.insert(0, str(REPO))
 
@@ -226,16 +226,6 @@ async def commits(target: str) -> int:
         await connection.close()
 
 
-async def admin(server: str, statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(f"{server}/postgres")
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 def one(label: str, engine: str, processes: int, args: argparse.Namespace, run: int) -> dict:
     users = range(FIRST_USER, FIRST_USER + args.residents)
     total = args.residents * args.per_resident
@@ -246,10 +236,10 @@ def one(label: str, engine: str, processes: int, args: argparse.Namespace, run: 
             target = str(folder / "bot.sqlite3")
         else:
             name = f"pufa_bench_updates_{os.getpid()}_{run}_{uuid.uuid4().hex[:6]}"
-            asyncio.run(admin(args.server, f'CREATE DATABASE "{name}"'))
+            asyncio.run(pg_admin(args.server, f'CREATE DATABASE "{name}"'))
             for setting in args.pg_setting or []:  # diagnosis: this database only, e.g. synchronous_commit=off
                 key, value = setting.split("=", 1)
-                asyncio.run(admin(args.server, f'ALTER DATABASE "{name}" SET {key} = {value}'))
+                asyncio.run(pg_admin(args.server, f'ALTER DATABASE "{name}" SET {key} = {value}'))
             target = f"{args.server}/{name}"
         fake, fake_port = start_fake()
         bots: list[Bot] = []
@@ -277,7 +267,7 @@ def one(label: str, engine: str, processes: int, args: argparse.Namespace, run: 
             stopped = [stop(bot) for bot in bots]
             stop_process(fake)
             if name:
-                asyncio.run(admin(args.server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                asyncio.run(pg_admin(args.server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     tracebacks = sum(err.count("Traceback") for _, _, err in stopped)
     cpu = sum(seconds for _, seconds, _ in stopped)
     result = {

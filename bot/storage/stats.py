@@ -250,10 +250,10 @@ class StatsStore:
 
     async def _counted(self, span: Span, dimension: str) -> list[Row]:
         """(key, deliveries, reached) of the year's counters: a year (or its months) of the whole deployment."""
-        keys = "key BETWEEN :m1 AND :m2" if dimension == "month" else "1 = 1"
+        months = " AND key BETWEEN :m1 AND :m2" if dimension == "month" else ""
         return await self._rows(
             "SELECT key, deliveries, reached FROM reach_year_counts WHERE year BETWEEN :y1 AND :y2"
-            f" AND dimension = :dimension AND {keys} AND deliveries > 0 ORDER BY key",
+            f" AND dimension = :dimension{months} AND deliveries > 0 ORDER BY key",
             span.params(dimension=dimension),
         )
 
